@@ -72,6 +72,7 @@ class FileEntry(_Frozen):
     mtime_ns: int
     chunks: int
     sentences: int
+    skipped: str = Field(default="", description="Why the file is not indexed ('' when it is).")
 
 
 class IndexManifest(_Frozen):
@@ -82,8 +83,8 @@ class IndexManifest(_Frozen):
     dimension: int
     chunking: ChunkingSettings
     index_type: str = Field(description="FAISS index type used for search: 'flat' or 'ivf'.")
-    files: dict[str, FileEntry]
-    skipped: list[SkippedFile] = []
+    files: dict[str, FileEntry] = Field(description="Every corpus file seen, indexed or skipped for its content.")
+    skipped: list[SkippedFile] = Field(default=[], description="Files not indexed, with the reason.")
     counts: dict[str, int]
     created_at: str
     versions: dict[str, str]

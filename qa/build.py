@@ -1,0 +1,346 @@
+"""Build or refresh the index for a corpus: only changed files are embedded again.
+
+``plan()`` compares the corpus with the live build's manifest without loading the
+model (sizes and mtimes first, content hashes only for files that look changed), so
+an unchanged corpus costs a directory walk. ``refresh()`` takes the cross-process
+lock, re-plans, embeds what changed, and publishes a new build atomically.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from filelock import FileLock, Timeout
+
+from qa import index as store
+from qa.config import Settings
+from qa.embed import Embedder
+from qa.errors import IndexCorruptError, IndexLockedError
+from qa.ingest import FileRef, chunk_sentences, file_sha256, list_files, read_document, split_sentences
+from qa.lexical import BM25Index
+from qa.models import BuildReport, Chunk, ChunkingSettings, FileEntry, IndexManifest, Sentence, SkippedFile
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class Plan:
+    """What a refresh has to do."""
+
+    refs: list[FileRef]
+    skipped: list[SkippedFile]
+    manifest: IndexManifest | None
+    live: Path | None
+    unchanged: dict[str, FileEntry] = field(default_factory=dict)  # source -> entry (mtime refreshed)
+    changed: list[FileRef] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    full_reason: str = ""
+
+    @property
+    def up_to_date(self) -> bool:
+        return not (self.full_reason or self.changed or self.removed)
+
+    @property
+    def reason(self) -> str:
+        if self.full_reason:
+            return self.full_reason
+        parts = []
+        if self.changed:
+            parts.append(f"{len(self.changed)} new or changed file(s)")
+        if self.removed:
+            parts.append(f"{len(self.removed)} removed file(s)")
+        return ", ".join(parts)
+
+
+def plan(settings: Settings, force: bool = False) -> Plan:
+    refs, skipped = list_files(settings.corpus)
+    live = store.current_build(settings.index_dir) if settings.index_dir.exists() else None
+    manifest = None
+    full = "full rebuild requested" if force else ""
+    if live is None:
+        full = full or "no index yet"
+    else:
+        try:
+            manifest = store.verify_build(live)
+        except IndexCorruptError as exc:
+            full = full or f"index damaged: {exc}"
+    if manifest is not None and not full:
+        if manifest.model != settings.embedding.model:
+            full = f"model changed ({manifest.model} -> {settings.embedding.model})"
+        elif manifest.chunking != _chunking(settings):
+            full = "chunking settings changed"
+    p = Plan(refs=refs, skipped=skipped, manifest=manifest, live=live, full_reason=full)
+    old = manifest.files if manifest is not None else {}
+    for ref in refs:
+        entry = old.get(ref.source)
+        if entry is None:
+            p.changed.append(ref)
+        elif entry.size == ref.size and entry.mtime_ns == ref.mtime_ns:
+            p.unchanged[ref.source] = entry
+        elif entry.size == ref.size and _same_hash(ref, entry.sha256):
+            p.unchanged[ref.source] = entry.model_copy(update={"mtime_ns": ref.mtime_ns})
+        else:
+            p.changed.append(ref)
+    present = {r.source for r in refs}
+    p.removed = sorted(s for s in old if s not in present)
+    return p
+
+
+def _same_hash(ref: FileRef, sha: str) -> bool:
+    try:
+        return file_sha256(ref.path) == sha
+    except OSError:
+        return False
+
+
+def _chunking(settings: Settings) -> ChunkingSettings:
+    return ChunkingSettings(
+        max_tokens=settings.chunking.max_tokens, overlap_sentences=settings.chunking.overlap_sentences
+    )
+
+
+def lock_for(index_dir: Path, timeout: float) -> FileLock:
+    index_dir.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(index_dir / ".lock"), timeout=timeout)
+
+
+def refresh(
+    settings: Settings,
+    embedder_factory: Callable[[], Embedder],
+    progress: Progress | None = None,
+    force: bool = False,
+    on_wait: Callable[[], None] | None = None,
+) -> BuildReport:
+    """Bring the index up to date. Loads the model only when something must be embedded."""
+    t0 = time.perf_counter()
+    first = plan(settings, force)
+    if first.up_to_date:
+        return _report(first, [], 0, t0, full=False)
+    lock = lock_for(settings.index_dir, settings.index.lock_timeout_s)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        if on_wait is not None:
+            on_wait()
+        try:
+            lock.acquire()
+        except Timeout:
+            raise IndexLockedError(
+                f"another qa process is building the index in {settings.index_dir} "
+                f"(waited {settings.index.lock_timeout_s:.0f} s); try again when it has finished"
+            ) from None
+    try:
+        # Another process may have published while we waited: plan again under the lock.
+        p = plan(settings, force)
+        if p.up_to_date:
+            return _report(p, [], 0, t0, full=False)
+        return _build(settings, p, embedder_factory(), progress, t0)
+    finally:
+        lock.release()
+
+
+def _build(settings: Settings, p: Plan, embedder: Embedder, progress: Progress | None, t0: float) -> BuildReport:
+    def tick(stage: str, done: int, total: int) -> None:
+        if progress is not None:
+            progress(stage, done, total)
+
+    store.remove_stale(settings.index_dir, keep=p.live)
+    fingerprint = embedder.fingerprint()
+    max_tokens = min(settings.chunking.max_tokens, embedder.max_tokens)
+    old = None
+    if not p.full_reason and p.live is not None:
+        try:
+            old = store.load_build(p.live)
+        except IndexCorruptError as exc:
+            p.full_reason = f"index damaged: {exc}"
+    if p.full_reason:
+        p.changed = list(p.refs)
+        p.unchanged = {}
+
+    changed = {ref.source for ref in p.changed}
+    max_bytes = int(settings.index.max_file_mb * 1_000_000)
+    skipped = list(p.skipped)
+    # Per file: (entry-fields, chunk pieces, sentence pieces, vectors or None)
+    files: dict[str, FileEntry] = {}
+    chunks: list[Chunk] = []
+    sentences: list[Sentence] = []
+    chunk_rows: list[np.ndarray | None] = []  # per chunk: reused vector or None
+    sentence_rows: list[np.ndarray | None] = []
+    todo_texts: list[str] = []
+    todo_targets: list[tuple[str, int]] = []  # ("c"|"s", row)
+    old_by_source = _group(old) if old is not None else {}
+
+    total = len(p.refs)
+    for n, ref in enumerate(p.refs, 1):
+        tick("reading", n, total)
+        kept = p.unchanged.get(ref.source)
+        if kept is not None and kept.skipped:
+            files[ref.source] = kept
+            skipped.append(SkippedFile(source=ref.source, reason=kept.skipped))
+            continue
+        if ref.source not in changed and ref.source in old_by_source:
+            o_chunks, o_sents = old_by_source[ref.source]
+            c_base, s_base = len(chunks), len(sentences)
+            c_shift = c_base - o_chunks[0].id
+            s_shift = s_base - o_sents[0].id
+            for c in o_chunks:
+                chunks.append(c.model_copy(update={
+                    "id": c.id + c_shift,
+                    "sentence_start": c.sentence_start + s_shift,
+                    "sentence_end": c.sentence_end + s_shift,
+                }))
+                chunk_rows.append(old.chunk_vectors[c.id])
+            for s in o_sents:
+                sentences.append(s.model_copy(update={"id": s.id + s_shift, "chunk": s.chunk + c_shift}))
+                sentence_rows.append(old.sentence_vectors[s.id])
+            files[ref.source] = p.unchanged[ref.source]
+            continue
+        try:
+            doc = read_document(ref, max_bytes)
+        except ValueError as exc:
+            skipped.append(SkippedFile(source=ref.source, reason=str(exc)))
+            files[ref.source] = FileEntry(
+                sha256="", size=ref.size, mtime_ns=ref.mtime_ns, chunks=0, sentences=0, skipped=str(exc)
+            )
+            continue
+        sent_pieces = split_sentences(doc.text)
+        if not sent_pieces:
+            reason = "no sentences found"
+            skipped.append(SkippedFile(source=ref.source, reason=reason))
+            files[ref.source] = FileEntry(
+                sha256=doc.sha256, size=doc.size, mtime_ns=doc.mtime_ns, chunks=0, sentences=0, skipped=reason
+            )
+            continue
+        counts = embedder.count_tokens([s.text for s in sent_pieces])
+        chunk_pieces = chunk_sentences(
+            doc.text, sent_pieces, counts, max_tokens, settings.chunking.overlap_sentences
+        )
+        c_base, s_base = len(chunks), len(sentences)
+        first_chunk = [0] * len(sent_pieces)
+        for ci in range(len(chunk_pieces) - 1, -1, -1):
+            for si in range(chunk_pieces[ci].sentence_start, chunk_pieces[ci].sentence_end):
+                first_chunk[si] = ci
+        for ci, c in enumerate(chunk_pieces):
+            row = c_base + ci
+            chunks.append(Chunk(
+                id=row, source=ref.source, start=c.start, end=c.end, line_start=c.line_start,
+                line_end=c.line_end, text=c.text, sentence_start=s_base + c.sentence_start,
+                sentence_end=s_base + c.sentence_end, n_tokens=c.n_tokens,
+            ))
+            chunk_rows.append(None)
+            todo_texts.append(c.text)
+            todo_targets.append(("c", row))
+        for si, s in enumerate(sent_pieces):
+            row = s_base + si
+            sentences.append(Sentence(
+                id=row, source=ref.source, start=s.start, end=s.end, line_start=s.line_start,
+                line_end=s.line_end, text=s.text, chunk=c_base + first_chunk[si], paragraph=s.paragraph,
+            ))
+            sentence_rows.append(None)
+            todo_texts.append(s.text)
+            todo_targets.append(("s", row))
+        files[ref.source] = FileEntry(
+            sha256=doc.sha256, size=doc.size, mtime_ns=doc.mtime_ns,
+            chunks=len(chunk_pieces), sentences=len(sent_pieces),
+        )
+
+    dim = embedder.dimension
+    vectors = embedder.encode(
+        todo_texts, settings.embedding.batch_size, lambda d, t: tick("embedding", d, t)
+    )
+    chunk_matrix = _assemble(chunk_rows, dim)
+    sentence_matrix = _assemble(sentence_rows, dim)
+    for (kind, row), vec in zip(todo_targets, vectors):
+        (chunk_matrix if kind == "c" else sentence_matrix)[row] = vec
+
+    tick("writing", 0, 1)
+    kind = store.choose_index_type(len(chunks), settings.index.ann_min_vectors)
+    s_kind = store.choose_index_type(len(sentences), settings.index.ann_min_vectors)
+    nprobe = settings.index.ivf_nprobe
+    chunk_search = store.VectorIndex.build(chunk_matrix, kind, nprobe)
+    sentence_search = store.VectorIndex.build(sentence_matrix, s_kind, nprobe)
+    bm25 = BM25Index.build([c.text for c in chunks])
+    build_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    manifest = IndexManifest(
+        format_version=store.FORMAT_VERSION,
+        build_id=build_id,
+        model=settings.embedding.model,
+        model_sha256=fingerprint,
+        dimension=dim,
+        chunking=_chunking(settings),
+        index_type=kind,
+        files=files,
+        skipped=skipped,
+        counts={
+            "files": sum(1 for e in files.values() if not e.skipped),
+            "chunks": len(chunks),
+            "sentences": len(sentences),
+        },
+        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        versions=_versions(),
+    )
+    final = store.write_build(
+        settings.index_dir, build_id, manifest, chunks, sentences, chunk_matrix, sentence_matrix,
+        chunk_search, sentence_search, bm25,
+    )
+    store.remove_stale(settings.index_dir, keep=final)
+    tick("writing", 1, 1)
+    embedded = sorted(s for s in changed if s in files and not files[s].skipped)
+    report_plan = Plan(refs=p.refs, skipped=skipped, manifest=manifest, live=final,
+                       unchanged=p.unchanged, changed=p.changed, removed=p.removed, full_reason=p.full_reason)
+    return _report(report_plan, embedded, len(todo_texts), t0, full=bool(p.full_reason))
+
+
+def _group(old: store.LoadedIndex) -> dict[str, tuple[list[Chunk], list[Sentence]]]:
+    out: dict[str, tuple[list[Chunk], list[Sentence]]] = {}
+    for c in old.chunks:
+        out.setdefault(c.source, ([], []))[0].append(c)
+    for s in old.sentences:
+        out.setdefault(s.source, ([], []))[1].append(s)
+    return out
+
+
+def _assemble(rows: list[np.ndarray | None], dim: int) -> np.ndarray:
+    out = np.zeros((len(rows), dim), dtype=np.float32)
+    for i, row in enumerate(rows):
+        if row is not None:
+            out[i] = row
+    return out
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for name in ("qa", "faiss-cpu", "sentence-transformers", "torch", "bm25s", "syntok", "numpy"):
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def _report(p: Plan, embedded: list[str], n_texts: int, t0: float, full: bool) -> BuildReport:
+    manifest = p.manifest
+    files = manifest.files if manifest is not None else {}
+    counts = manifest.counts if manifest is not None else {}
+    content_skips = [SkippedFile(source=s, reason=e.skipped) for s, e in files.items() if e.skipped]
+    listed = {s.source for s in content_skips}
+    return BuildReport(
+        files_indexed=sum(1 for e in files.values() if not e.skipped),
+        skipped=[s for s in p.skipped if s.source not in listed] + content_skips,
+        chunks=counts.get("chunks", 0),
+        sentences=counts.get("sentences", 0),
+        embedded_files=embedded,
+        reused_files=0 if full else sum(1 for e in p.unchanged.values() if not e.skipped),
+        removed_files=p.removed,
+        texts_embedded=n_texts,
+        full_rebuild=full,
+        reason="" if p.up_to_date else p.reason,
+        seconds=time.perf_counter() - t0,
+    )

@@ -113,6 +113,8 @@ class Citation(_Frozen):
     line_end: int
     text: str = Field(description="Verbatim cited text (the supporting sentence).")
     value: str | None = Field(default=None, description="The answer value this source gives, when it has one.")
+    value_start: int | None = Field(default=None, description="File offset of that value (inside the cited text).")
+    value_end: int | None = None
 
 
 class Conflict(_Frozen):

@@ -6,10 +6,18 @@ reloads the index when another process has published a new build.
 
 from __future__ import annotations
 
+import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
+from qa.errors import CorpusError, IndexCorruptError, QuestionError
 from qa.models import BuildReport, CorpusInfo, Response
+
+if TYPE_CHECKING:
+    from qa.config import Settings
+    from qa.embed import Embedder
 
 Progress = Callable[[str, int, int], None]
 """progress(stage, done, total): stage is a short label such as 'files', 'chunks' or 'embedding'."""
@@ -37,3 +45,167 @@ class Service(Protocol):
     def read_source(self, source: str) -> str:
         """The decoded text of a corpus file, exactly as offsets in citations index it."""
         ...
+
+
+class QAService:
+    """The real service: settings + lazily loaded embedder + the live index.
+
+    Construction is cheap (nothing heavy is imported); ``prepare`` does the slow work.
+    """
+
+    def __init__(self, settings: "Settings", embedder: "Embedder | None" = None) -> None:
+        self.settings = settings
+        self._embedder = embedder
+        self._index = None
+        self._token: str | None = None
+        self._lock = threading.RLock()
+        self._answers: OrderedDict[tuple[str, tuple[str, ...]], Response] = OrderedDict()
+
+    # -- set-up ------------------------------------------------------------------------
+
+    @property
+    def embedder(self) -> "Embedder":
+        if self._embedder is None:
+            from qa.embed import make_embedder
+
+            self._embedder = make_embedder(self.settings.embedding)
+        return self._embedder
+
+    def prepare(self, progress: Progress | None = None) -> BuildReport:
+        with self._lock:
+            report = self._refresh(progress, force=False)
+            self._load()
+            warm = getattr(self.embedder, "warm_up", None)
+            if warm is not None:
+                warm()
+            return report
+
+    def rebuild(self, progress: Progress | None = None) -> BuildReport:
+        with self._lock:
+            report = self._refresh(progress, force=True)
+            self._load()
+            return report
+
+    def refresh(self, progress: Progress | None = None, force: bool = False, on_wait=None) -> BuildReport:
+        """Build or refresh the index only (``qa index``)."""
+        with self._lock:
+            return self._refresh(progress, force, on_wait)
+
+    def _refresh(self, progress: Progress | None, force: bool, on_wait=None) -> BuildReport:
+        from qa.build import refresh
+
+        report = refresh(self.settings, lambda: self.embedder, progress, force=force, on_wait=on_wait)
+        self._answers.clear()
+        return report
+
+    def _load(self) -> None:
+        from qa import index as store
+
+        token = store.current_token(self.settings.index_dir)
+        if self._index is not None and token == self._token:
+            return
+        folder = store.current_build(self.settings.index_dir)
+        if folder is None:
+            raise IndexCorruptError(f"no index in {self.settings.index_dir}; run `qa index`")
+        loaded = store.load_build(folder, self.settings.index.ivf_nprobe)
+        expected = self.settings.embedding.model
+        if loaded.manifest.model != expected:
+            raise IndexCorruptError(
+                f"index in {self.settings.index_dir} was built with model {loaded.manifest.model!r}, "
+                f"settings say {expected!r}; run `qa index`"
+            )
+        self._index, self._token = loaded, token
+        self._answers.clear()
+
+    def _current(self):
+        """The live index, reloaded when another process has published a newer build."""
+        from qa import index as store
+
+        if self._index is None or store.current_token(self.settings.index_dir) != self._token:
+            self._load()
+        return self._index
+
+    def info(self) -> CorpusInfo:
+        index = self._current()
+        m = index.manifest
+        return CorpusInfo(
+            corpus=str(self.settings.corpus), index_dir=str(self.settings.index_dir),
+            files=m.counts.get("files", 0), chunks=m.counts.get("chunks", 0),
+            sentences=m.counts.get("sentences", 0), model=_model_label(m.model), index_type=m.index_type,
+        )
+
+    # -- asking ------------------------------------------------------------------------
+
+    def ask(self, question: str, history: Sequence[str] = ()) -> Response:
+        text, notices = self._check_question(question)
+        history = tuple(h for h in (self._clean(h)[:self.settings.answer.max_question_chars] for h in history) if h)
+        with self._lock:
+            index = self._current()
+            return self._ask(index, question, text, history, notices)
+
+    def _ask(self, index, question: str, text: str, history: tuple[str, ...], notices: list[str]) -> Response:
+        from qa.answer import compose, refers_back, resolve_followup
+        from qa.lexical import terms
+        from qa.retrieve import retrieve
+
+        key = (text, history)
+        cached = self._answers.get(key)
+        if cached is not None and not notices:
+            return cached.model_copy(update={"question": question})
+        reader_q, query = text, text
+        if history and refers_back(text):
+            prev = self._ask(index, history[-1], history[-1], history[:-1], [])
+            prev_answer = prev.answer.text if prev.answered and prev.answer else None
+            reader_q, query = resolve_followup(text, history[-1], prev_answer)
+        s = self.settings
+        qvec = self.embedder.encode([query], 1)[0]
+        hits = retrieve(index, qvec, terms(query), max(s.retrieval.top_k, 30), s.retrieval.candidates)
+        response = compose(
+            question, reader_q, query, index, hits, qvec, s.retrieval.top_k, s.answer.min_score,
+            total_sources=index.manifest.counts.get("files", 0), notices=notices,
+        )
+        self._answers[key] = response
+        while len(self._answers) > 256:
+            self._answers.popitem(last=False)
+        return response
+
+    def _check_question(self, question: str) -> tuple[str, list[str]]:
+        if not isinstance(question, str):
+            raise QuestionError("the question must be text")
+        text = self._clean(question)
+        if not text:
+            raise QuestionError("empty question: type a question about the articles")
+        notices = []
+        limit = self.settings.answer.max_question_chars
+        if len(text) > limit:
+            notices.append(f"question truncated to its first {limit} of {len(text)} characters")
+            text = text[:limit]
+        if not any(ch.isalnum() for ch in text):
+            raise QuestionError("the question has no words in it")
+        return text, notices
+
+    @staticmethod
+    def _clean(text: str) -> str:
+        """Control characters become spaces; runs of white space fold into one."""
+        return " ".join(_CONTROL.sub(" ", text).split())
+
+    def read_source(self, source: str) -> str:
+        from qa.ingest import decode
+
+        root = self.settings.corpus.resolve()
+        path = (root / source).resolve()
+        if not path.is_relative_to(root):
+            raise CorpusError(f"{source} is outside the corpus")
+        try:
+            return decode(path.read_bytes())
+        except OSError as exc:
+            raise CorpusError(f"cannot open {source}: {exc.strerror or exc}") from None
+        except ValueError as exc:
+            raise CorpusError(f"cannot show {source}: {exc}") from None
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _model_label(model: str) -> str:
+    return "all-MiniLM-L6-v2 (packaged)" if model == "default" else model

@@ -1,0 +1,256 @@
+"""From retrieved chunks to a Response: the extractive answer, its sources, conflicts, abstention.
+
+Pure functions over a loaded index; no model call happens here (the question
+vector is given), so this is testable without the UI or the model.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+
+from qa.index import LoadedIndex
+from qa.lexical import terms, words
+from qa.models import Answer, Citation, Conflict, Passage, Response, Sentence
+from qa.reader import SentenceCandidate, SpanCandidate, read, same_value
+from qa.retrieve import Hit, diverse
+
+NO_ANSWER = "No answer in the corpus"
+READER_CHUNKS = 8  # best chunks whose sentences the reader sees
+PER_SOURCE_POOL = 30  # ... plus the best chunk of every source among this many
+SUPPORT_RATIO = 0.55  # a source's span must score this share of the best span to count
+SAME_SENTENCE_COS = 0.72  # for sentence answers: another source's sentence this close says the same
+
+
+# --- follow-up questions --------------------------------------------------------------
+
+_SUBJECT = {"he", "she", "they", "him", "them", "it"}
+_POSSESSIVE = {"his", "her", "their", "its"}
+_DEICTIC = {"this", "that", "there", "these", "those"}
+_WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
+
+
+def refers_back(question: str) -> bool:
+    """Whether a question leans on the conversation: a pronoun, or almost no content words."""
+    toks = words(question)
+    if any(t in _SUBJECT or t in _POSSESSIVE or t in _DEICTIC for t in toks):
+        return True
+    return len(terms(question)) <= 1
+
+
+def resolve_followup(question: str, previous_question: str, previous_answer: str | None) -> tuple[str, str]:
+    """(question for the reader, query for retrieval) for a follow-up.
+
+    A short previous answer (an entity or value) replaces the first pronoun ("How old
+    was he?" -> "How old was Ruslan Zinin?"); the previous question's words are added to
+    the retrieval query so the same passages come back.
+    """
+    reader_q = question
+    if previous_answer and len(previous_answer.split()) <= 6:
+        for m in _WORD_RE.finditer(question):
+            w = m.group().lower()
+            if w in _SUBJECT or w in _POSSESSIVE:
+                repl = previous_answer + ("'s" if w in _POSSESSIVE else "")
+                reader_q = question[: m.start()] + repl + question[m.end() :]
+                break
+    extra = [previous_question]
+    if previous_answer:
+        extra.append(previous_answer)
+    return reader_q, " ".join([reader_q, *extra])
+
+
+# --- calibration ----------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def calibration() -> dict:
+    """Logistic weights for the answer score, fitted by eval/calibrate.py (see README)."""
+    with resources.files("qa").joinpath("calibration.json").open(encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+FEATURES = ("span", "sentence", "passage", "cosine", "coverage", "typed", "bm25")
+
+
+def features(span: SpanCandidate, cand: SentenceCandidate, top: Hit, coverage: float, typed: bool) -> dict:
+    return {
+        "span": span.score,
+        "sentence": span.sentence_score,
+        "passage": top.score,
+        "cosine": cand.cosine,
+        "coverage": coverage,
+        "typed": 1.0 if typed else 0.0,
+        "bm25": top.bm25,
+    }
+
+
+def answer_probability(feats: dict) -> float:
+    cal = calibration()
+    z = cal["bias"] + sum(cal["weights"][k] * feats[k] for k in FEATURES)
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+def coverage(question_terms: Sequence[str], text: str, idf: dict[str, float]) -> float:
+    """idf-weighted share of the question's terms found in ``text``."""
+    qs = set(question_terms)
+    if not qs:
+        return 0.0
+    have = set(terms(text))
+    total = sum(idf.get(t, 1.0) for t in qs)
+    return sum(idf.get(t, 1.0) for t in qs if t in have) / total if total else 0.0
+
+
+# --- composing the response -----------------------------------------------------------
+
+
+@dataclass
+class Evidence:
+    """What the reader looked at: candidate sentences (parallel to ``candidates``)."""
+
+    sentences: list[Sentence]
+    candidates: list[SentenceCandidate]
+
+
+def gather(index: LoadedIndex, hits: Sequence[Hit], qvec: np.ndarray) -> Evidence:
+    """Sentences of the best chunks, plus the best chunk of every source in the pool."""
+    if not hits:
+        return Evidence([], [])
+    chosen: list[Hit] = list(hits[:READER_CHUNKS])
+    seen_sources = {index.chunks[h.chunk].source for h in chosen}
+    for h in hits[:PER_SOURCE_POOL]:
+        src = index.chunks[h.chunk].source
+        if src not in seen_sources:
+            chosen.append(h)
+            seen_sources.add(src)
+    top = hits[0].score or 1.0
+    best_for: dict[int, float] = {}
+    for h in chosen:
+        c = index.chunks[h.chunk]
+        for sid in range(c.sentence_start, c.sentence_end):
+            best_for[sid] = max(best_for.get(sid, 0.0), h.score / top)
+    ids = sorted(best_for)
+    sims = np.asarray(index.sentence_vectors[ids] @ qvec, dtype=np.float32) if ids else np.zeros(0)
+    sentences = [index.sentences[i] for i in ids]
+    candidates = [
+        SentenceCandidate(
+            text=s.text, source=s.source, start=s.start, cosine=float(sim), passage_score=min(1.0, best_for[s.id])
+        )
+        for s, sim in zip(sentences, sims)
+    ]
+    return Evidence(sentences, candidates)
+
+
+def compose(
+    question: str,
+    reader_question: str,
+    query: str,
+    index: LoadedIndex,
+    hits: Sequence[Hit],
+    qvec: np.ndarray,
+    top_k: int,
+    min_score: float,
+    total_sources: int,
+    notices: Sequence[str] = (),
+) -> Response:
+    passages = [_passage(index, h) for h in diverse(index, hits, top_k)]
+    base = dict(question=question, passages=passages, total_sources=total_sources, notices=list(notices), query=query)
+    evidence = gather(index, hits, qvec)
+    spans = read(reader_question, evidence.candidates, index.bm25.idf, top_n=len(evidence.candidates)) if evidence.candidates else []
+    if not spans:
+        return Response(answered=False, message=NO_ANSWER, **base)
+    best = spans[0]
+    cand = evidence.candidates[best.sentence]
+    qterms = terms(reader_question)
+    chunk_text = index.chunks[index.sentences[evidence.sentences[best.sentence].id].chunk].text
+    feats = features(best, cand, hits[0], coverage(qterms, chunk_text, index.bm25.idf), best.qtype != "sentence")
+    score = answer_probability(feats)
+    if score < min_score:
+        return Response(answered=False, message=NO_ANSWER, **base)
+
+    sent = evidence.sentences[best.sentence]
+    answer = Answer(
+        text=best.text, sentence=sent.text, source=sent.source, start=best.start, end=best.end,
+        line=_line_of(sent, best.start), score=round(score, 4), sentence_start=sent.start, sentence_end=sent.end,
+    )
+    citations, conflicts = _sources(index, evidence, spans, best)
+    supporting = len({c.source for c in citations})
+    if conflicts:
+        message = "Sources disagree: " + "; ".join(
+            f"{c.value} ({', '.join(c.sources)})" for c in conflicts
+        )
+    else:
+        message = f"Reported by {supporting} of {total_sources} source{'s' if total_sources != 1 else ''}"
+    return Response(
+        answered=True, answer=answer, citations=citations, conflicts=conflicts,
+        supporting_sources=supporting, message=message, **base,
+    )
+
+
+def _sources(
+    index: LoadedIndex, evidence: Evidence, spans: Sequence[SpanCandidate], best: SpanCandidate
+) -> tuple[list[Citation], list[Conflict]]:
+    """Citations of every source that supports the answer, and conflicting values with theirs."""
+    best_sent = evidence.sentences[best.sentence]
+    support: dict[str, Citation] = {best_sent.source: _citation(best_sent, best)}
+    others: dict[str, list[tuple[SpanCandidate, Sentence]]] = {}
+    floor = best.score * SUPPORT_RATIO
+    for span in spans[1:]:
+        sent = evidence.sentences[span.sentence]
+        if sent.source == best_sent.source or sent.source in support:
+            continue
+        if best.qtype == "sentence":
+            sim = float(index.sentence_vectors[sent.id] @ index.sentence_vectors[best_sent.id])
+            if sim >= SAME_SENTENCE_COS:
+                support[sent.source] = _citation(sent, None)
+            continue
+        if span.qtype != best.qtype or span.score < floor:
+            continue
+        if same_value(span.text, best.text, best.qtype):
+            support[sent.source] = _citation(sent, span)
+            others.pop(sent.source, None)
+        else:
+            others.setdefault(sent.source, []).append((span, sent))
+    citations = list(support.values())
+    if not others:
+        return citations, []
+    # Values that differ from the answer, grouped by value (first, best-scored wording wins).
+    groups: list[tuple[str, list[Citation]]] = [(best.text, citations)]
+    for source, found in others.items():
+        span, sent = found[0]
+        for value, cites in groups[1:]:
+            if same_value(span.text, value, best.qtype):
+                cites.append(_citation(sent, span))
+                break
+        else:
+            groups.append((span.text, [_citation(sent, span)]))
+    conflicts = [
+        Conflict(value=value, sources=sorted({c.source for c in cites}), citations=cites) for value, cites in groups
+    ]
+    return citations, conflicts
+
+
+def _citation(sent: Sentence, span: SpanCandidate | None) -> Citation:
+    return Citation(
+        source=sent.source, start=sent.start, end=sent.end, line_start=sent.line_start, line_end=sent.line_end,
+        text=sent.text, value=span.text if span else None,
+        value_start=span.start if span else None, value_end=span.end if span else None,
+    )
+
+
+def _passage(index: LoadedIndex, hit: Hit) -> Passage:
+    c = index.chunks[hit.chunk]
+    return Passage(
+        source=c.source, start=c.start, end=c.end, line_start=c.line_start, line_end=c.line_end,
+        score=round(hit.score, 4), text=c.text,
+    )
+
+
+def _line_of(sent: Sentence, offset: int) -> int:
+    return sent.line_start + sent.text.count("\n", 0, max(0, offset - sent.start))

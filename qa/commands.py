@@ -1,0 +1,135 @@
+"""`qa index` and `qa ask`. Corpus text is printed through ``textsafe`` and never as markup."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from contextlib import contextmanager
+
+from qa.textsafe import one_line, visible
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    from qa.cli import add_common
+
+    p = sub.add_parser("index", help="build or refresh the index of the corpus")
+    add_common(p)
+    p.add_argument("--rebuild", action="store_true", help="re-embed everything, even unchanged files")
+    p.set_defaults(handler=run_index)
+
+    p = sub.add_parser("ask", help="answer one question and exit")
+    p.add_argument("question", help="the question (quote it)")
+    p.add_argument("--history", action="append", default=[], metavar="PREVIOUS QUESTION",
+                   help="an earlier question of the conversation, oldest first (repeatable)")
+    p.add_argument("--json", action="store_true", help="print the Response as JSON")
+    p.add_argument("--top-k", type=int, metavar="N", help="passages to return (default 5)")
+    add_common(p)
+    p.set_defaults(handler=run_ask)
+
+
+def _service(args: argparse.Namespace):
+    from qa.cli import settings_from_args
+    from qa.config import with_updates
+    from qa.service import QAService
+
+    settings = settings_from_args(args)
+    top_k = getattr(args, "top_k", None)
+    if top_k is not None:
+        settings = with_updates(settings, retrieval={"top_k": top_k})
+    return QAService(settings)
+
+
+@contextmanager
+def progress_bar(enabled: bool):
+    """A rich progress bar on a terminal; nothing otherwise. Yields a progress(stage, done, total)."""
+    if not enabled:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("{task.description:>10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        transient=True, stderr=True,
+    ) as bar:
+        tasks: dict[str, int] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield update
+
+
+def run_index(args: argparse.Namespace) -> int:
+    service = _service(args)
+    tty = sys.stderr.isatty()
+
+    def waiting() -> None:
+        print(f"qa: waiting for another qa process building {service.settings.index_dir} ...", file=sys.stderr)
+
+    with progress_bar(tty) as progress:
+        report = service.refresh(progress, force=args.rebuild, on_wait=waiting)
+    for skip in report.skipped:
+        print(f"qa: skipped {one_line(skip.source)}: {skip.reason}", file=sys.stderr)
+    if not report.reason:
+        what = "index is up to date: nothing embedded"
+    else:
+        what = f"{report.reason}: embedded {len(report.embedded_files)} file(s), {report.texts_embedded} texts"
+        if report.reused_files:
+            what += f", reused {report.reused_files} unchanged file(s)"
+        if report.removed_files:
+            what += f", dropped {len(report.removed_files)} removed file(s)"
+    print(
+        f"{report.files_indexed} files indexed, {len(report.skipped)} skipped, {report.chunks} chunks, "
+        f"{report.sentences} sentences in {service.settings.index_dir} ({report.seconds:.2f} s); {what}"
+    )
+    return 0
+
+
+def run_ask(args: argparse.Namespace) -> int:
+    service = _service(args)
+    service._check_question(args.question)  # a bad question fails before the model loads
+    with progress_bar(sys.stderr.isatty()) as progress:
+        service.prepare(progress)
+    response = service.ask(args.question, args.history)
+    if args.json:
+        print(response.model_dump_json(indent=2))
+    else:
+        print(format_response(response))
+    return 0
+
+
+def format_response(r) -> str:
+    """Plain-text rendering of a Response for the terminal (every corpus string escaped)."""
+    out: list[str] = []
+    for notice in r.notices:
+        out.append(f"note: {visible(notice)}")
+    if not r.answered or r.answer is None:
+        out.append(f"{r.message or 'No answer in the corpus'}.")
+        if r.passages:
+            out.append("Closest passages:")
+            for p in r.passages[:3]:
+                out.append(f"  {p.source}:{p.line_start}-{p.line_end} ({p.score:.2f})  {_clip(p.text)}")
+        return "\n".join(out)
+    a = r.answer
+    out.append(f"Answer: {one_line(a.text)}   (score {a.score:.2f})")
+    if a.text.strip() != a.sentence.strip():
+        out.append(f"  \u201c{one_line(a.sentence)}\u201d")
+    out.append(f"  {one_line(a.source)}, line {a.line}, chars {a.start}-{a.end}")
+    if r.conflicts:
+        out.append("Sources disagree:")
+        for c in r.conflicts:
+            out.append(f"  {one_line(c.value)}: {', '.join(one_line(s) for s in c.sources)}")
+            for cite in c.citations:
+                out.append(f"    {one_line(cite.source)}:{cite.line_start}  {_clip(cite.text)}")
+    else:
+        out.append(f"{r.message}:")
+        for c in r.citations:
+            out.append(f"  {one_line(c.source)}:{c.line_start}-{c.line_end}  {_clip(c.text)}")
+    return "\n".join(out)
+
+
+def _clip(text: str, width: int = 110) -> str:
+    flat = one_line(text)
+    return flat if len(flat) <= width else flat[: width - 1] + "\u2026"

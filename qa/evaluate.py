@@ -497,9 +497,10 @@ def by_type(results: Sequence[QuestionResult]) -> dict[str, Metrics]:
 
 
 def worst(results: Sequence[QuestionResult], limit: int = 10) -> list[QuestionResult]:
-    """Questions not answered exactly, worst first: lowest F1, then no gold passage retrieved."""
+    """Questions not answered exactly, worst first: lowest F1, then wrong answers before abstentions,
+    then those whose gold passage was not retrieved."""
     wrong = [r for r in results if r.em < 1.0]
-    return sorted(wrong, key=lambda r: (r.f1, r.first_hit_rank is not None, not r.answered))[:limit]
+    return sorted(wrong, key=lambda r: (r.f1, not r.answered, r.first_hit_rank is not None))[:limit]
 
 
 # --- the runner ---------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""The Textual chat front end. Import nothing here: ``qa --help`` must not load textual."""

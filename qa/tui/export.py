@@ -1,0 +1,94 @@
+"""The chat as Markdown: questions, answers with their citations, disagreements and closest passages.
+
+Corpus and user text cannot inject anything: control characters are escaped by
+``visible()``, every ASCII punctuation character is backslash-escaped (so no link,
+HTML tag, heading or code span can start), and quoted text sits in quote blocks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from qa.models import Citation, CorpusInfo, Response
+from qa.textsafe import one_line, visible
+
+_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def _escape(text: str) -> str:
+    return _PUNCTUATION.sub(r"\\\1", text)
+
+
+def md(text: str) -> str:
+    """One line of untrusted text, safe as Markdown inline content."""
+    return _escape(one_line(text))
+
+
+def quote(text: str) -> str:
+    """Untrusted text as a Markdown quote block, line breaks kept."""
+    return "\n".join(f"> {_escape(line)}".rstrip() for line in visible(text).split("\n"))
+
+
+def _where(source: str, line_start: int, line_end: int) -> str:
+    lines = f"line {line_start}" if line_end <= line_start else f"lines {line_start}–{line_end}"
+    return f"{md(source)}, {lines}"
+
+
+def _citation(citation: Citation) -> str:
+    return f"- {_where(citation.source, citation.line_start, citation.line_end)}: “{md(citation.text)}”"
+
+
+def _response(number: int, response: Response) -> list[str]:
+    out = [f"## Question {number}", "", md(response.question), ""]
+    out += [f"*Note: {md(notice)}*\n" for notice in response.notices]
+    answer = response.answer
+    if response.answered and answer is not None:
+        out += [f"**Answer:** {md(answer.text)}", "", quote(answer.sentence), ""]
+        if response.total_sources:
+            out += [f"Reported by {response.supporting_sources} of {response.total_sources} sources.", ""]
+        out += ["Sources:", "", *map(_citation, response.citations), ""]
+    else:
+        out += [f"**{md(response.message or 'No answer in the corpus')}**", ""]
+        if response.passages:
+            out += ["Closest passages:", ""]
+            out += [
+                f"- {_where(p.source, p.line_start, p.line_end)} (score {p.score:.2f}): “{md(p.text)}”"
+                for p in response.passages
+            ]
+            out.append("")
+    if response.conflicts:
+        out += ["Sources disagree:", ""]
+        for conflict in response.conflicts:
+            out.append(f"- “{md(conflict.value)}”: {', '.join(md(source) for source in conflict.sources)}")
+            out += [f"  {_citation(citation)}" for citation in conflict.citations]
+        out.append("")
+    return out
+
+
+def to_markdown(responses: Sequence[Response], info: CorpusInfo | None, when: datetime) -> str:
+    out = ["# qa chat", "", f"Exported {when:%Y-%m-%d %H:%M:%S}."]
+    if info is not None:
+        out.append(f"Corpus: {md(info.corpus)}, {info.files} files, {info.chunks} chunks; model {md(info.model)}.")
+    out.append("")
+    for number, response in enumerate(responses, 1):
+        out += _response(number, response)
+    return "\n".join(out).rstrip() + "\n"
+
+
+def write_markdown(responses: Sequence[Response], info: CorpusInfo | None, directory: Path) -> Path:
+    """Write a new ``qa-chat-YYYYmmdd-HHMMSS.md`` in ``directory`` (never overwriting) and return its path."""
+    when = datetime.now()
+    text = to_markdown(responses, info, when)
+    stem = f"qa-chat-{when:%Y%m%d-%H%M%S}"
+    for attempt in range(100):
+        path = directory / (f"{stem}.md" if attempt == 0 else f"{stem}-{attempt}.md")
+        try:
+            with path.open("x", encoding="utf-8") as file:
+                file.write(text)
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(f"{directory / stem}.md and 99 numbered variants exist")

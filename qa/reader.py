@@ -1,0 +1,587 @@
+"""The extractive reader: pick the sentences that answer a question and the span inside them.
+
+Given the candidate sentences of the top retrieved chunks (each with its embedding cosine to
+the question and its chunk's fused retrieval score), :func:`read` scores every sentence and
+extracts one span per sentence:
+
+Sentence score (in [0, 1]): a weighted mean of
+
+- the embedding cosine (clipped at 0),
+- lexical overlap: idf-weighted share of the question's stemmed content terms found in it,
+- bigram overlap: share of the question's consecutive term pairs found consecutively,
+- proximity: how tightly the matched terms sit together (distinct matches / window),
+- type fit: for entity/quantity questions, how well its best candidate span fits the type,
+- the chunk's retrieval score.
+
+Span: for entity and quantity questions (see :mod:`qa.qtypes`), candidates are typed values
+(:func:`qa.values.find_values`), capitalised name sequences with person/place/organisation
+cues, quoted strings, or for other "what/which X" questions noun phrases (runs of words
+between question terms, function words and punctuation). A candidate made only of question
+words is never proposed. Its local score is type fit x closeness to the question's terms in
+the sentence x novelty (share of words not in the question); the span score mixes that with
+the sentence score. Questions of type ``sentence`` (why, how did, what happened ...), and
+typed questions whose sentence has no fitting candidate, get the whole sentence.
+
+All offsets are character offsets into the source file: ``span.start = sentence.start +
+local offset``, and ``span.text == sentence.text[span.start - sentence.start : span.end -
+sentence.start]`` always holds.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Final
+
+import Stemmer
+
+from qa.qtypes import analyse_question, classify_question
+from qa.values import find_values, same_value, value_key
+
+__all__ = [
+    "ReaderWeights",
+    "SentenceCandidate",
+    "SpanCandidate",
+    "classify_question",
+    "read",
+    "same_value",
+    "terms",
+    "value_key",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class SentenceCandidate:
+    text: str
+    """The sentence, verbatim."""
+    source: str
+    """Corpus file."""
+    start: int
+    """Offset of the sentence in its file."""
+    cosine: float
+    """cosine(question embedding, sentence embedding), in [-1, 1]."""
+    passage_score: float
+    """Fused retrieval score of the sentence's chunk, in [0, 1] (1 = best chunk)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SpanCandidate:
+    sentence: int
+    """Index into the candidates given to :func:`read`."""
+    start: int
+    """File offset of the span's first character."""
+    end: int
+    """File offset one past the span's last character."""
+    text: str
+    """The span, verbatim: ``sentence.text[start - sentence.start : end - sentence.start]``."""
+    qtype: str
+    """The question type it answers, or ``'sentence'`` when it is a whole sentence."""
+    score: float
+    """In [0, 1], higher is better; comparable across the spans of one question."""
+    sentence_score: float
+    """The sentence's own relevance score, in [0, 1]."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderWeights:
+    """Weights of the sentence and span scores (defaults tuned on SQuAD 2.0 dev, see eval/reader_dev.py)."""
+
+    cosine: float = 1.0
+    lexical: float = 1.0
+    bigram: float = 0.3
+    proximity: float = 0.3
+    type_fit: float = 0.5
+    passage: float = 0.5
+    span_floor: float = 0.5
+    """Share of a span's score that comes from its sentence alone (the rest from the span's local score)."""
+    closeness_floor: float = 0.4
+    """Share of a span's local score that does not depend on its distance to the question's terms."""
+    thing_spans: bool = True
+    """Answer 'what/which X' questions of no known type with a noun phrase (False: with the sentence)."""
+
+
+DEFAULT_WEIGHTS: Final = ReaderWeights()
+
+# --- tokens and terms ---------------------------------------------------------------------
+
+STOPWORDS: Final = frozenset(
+    """a about above after again against all also am an and any are aren't as at be because been before being
+    below between both but by can can't cannot could couldn't did didn't do does doesn't doing don't down during
+    each either else ever few for from further had hadn't has hasn't have haven't having he he'd he'll he's her
+    here here's hers herself him himself his how how's however i i'd i'll i'm i've if in into is isn't it it's its
+    itself just let's many may me might more most much must mustn't my myself neither no nor not now of off on
+    once only or other ought our ours ourselves out over own same shall shan't she she'd she'll she's should
+    shouldn't so some such than that that's the their theirs them themselves then there there's these they
+    they'd they'll they're they've this those through thus to too under until up upon us very via was wasn't we
+    we'd we'll we're we've were weren't what what's when when's where where's whether which while who who's whom
+    whose why why's will with within without won't would wouldn't yes yet you you'd you'll you're you've your
+    yours yourself yourselves""".split()
+)
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)*(?:[^\W\d_]+)?|[^\W_]+(?:['’][^\W_]+)*")
+_STEMMER = Stemmer.Stemmer("english")
+
+Token = tuple[int, int, str, str]
+"""(start, end, lowercased word, stem or '' for a stopword), offsets into the analysed text."""
+
+
+@lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    if word.endswith("isation") or word.endswith("isations"):
+        word = word.replace("isation", "ization")
+    return _STEMMER.stemWord(word.replace("’", "'"))
+
+
+@lru_cache(maxsize=16384)
+def tokenize(text: str) -> tuple[Token, ...]:
+    """Word tokens of ``text`` with offsets, lowercased, and their stems (``''`` for stopwords)."""
+    out = []
+    for m in _TOKEN.finditer(text):
+        word = m.group().lower()
+        stem = "" if word.replace("’", "'") in STOPWORDS else _stem(word)
+        out.append((m.start(), m.end(), word, stem))
+    return tuple(out)
+
+
+def terms(text: str) -> list[str]:
+    """Lowercase stemmed content-word tokens of ``text`` (English Snowball stems, stopwords removed)."""
+    return [stem for _, _, _, stem in tokenize(text) if stem]
+
+
+# --- question ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Question:
+    qtype: str
+    weights: dict[str, float]
+    """Stemmed content term -> weight (idf)."""
+    total: float
+    bigrams: frozenset[tuple[str, str]]
+    words: frozenset[str]
+    """Lowercased question words (all, stopwords included), to keep spans off question words."""
+
+
+def _question(question: str, idf: Mapping[str, float] | None) -> _Question:
+    info = analyse_question(question)
+    toks = tokenize(question)
+    stems = [stem for _, _, word, stem in toks if stem and word not in info.skip]
+    weights = {s: (max(idf.get(s, _DEFAULT_IDF), 0.0) if idf is not None else 1.0) for s in stems}
+    bigrams = frozenset(zip(stems, stems[1:]))
+    return _Question(
+        qtype=info.qtype,
+        weights=weights,
+        total=sum(weights.values()),
+        bigrams=bigrams,
+        words=frozenset(word for _, _, word, _ in toks),
+    )
+
+
+_DEFAULT_IDF: Final = 5.0
+"""Weight of a question term missing from the idf table (a rare word)."""
+
+
+# --- sentence features -----------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Match:
+    lexical: float
+    bigram: float
+    proximity: float
+    positions: list[tuple[int, float]]
+    """(token index, term weight) of each token in the sentence matching a question term."""
+
+
+def _match(q: _Question, toks: tuple[Token, ...]) -> _Match:
+    positions: list[tuple[int, float]] = []
+    found: dict[str, int] = {}
+    content: list[str] = []
+    for i, (_, _, _, stem) in enumerate(toks):
+        if not stem:
+            continue
+        content.append(stem)
+        w = q.weights.get(stem)
+        if w is not None:
+            positions.append((i, w))
+            found.setdefault(stem, len(content) - 1)
+    if q.total <= 0:
+        lexical = 0.0
+    else:
+        lexical = sum(q.weights[s] for s in found) / q.total
+    bigram = 0.0
+    if q.bigrams:
+        pairs = set(zip(content, content[1:]))
+        bigram = len(q.bigrams & pairs) / len(q.bigrams)
+    proximity = 0.0
+    if len(found) >= 2:
+        idx = [i for i, _ in positions]
+        window = idx[-1] - idx[0] + 1
+        proximity = min(1.0, len(found) / window)
+    return _Match(lexical, bigram, proximity, positions)
+
+
+# --- span candidates ---------------------------------------------------------------------------
+
+# fit of a typed value of some kind (rows) for a question type (columns)
+_VALUE_FIT: Final[dict[str, dict[str, float]]] = {
+    "number": {"number": 1.0, "measure": 0.7, "distance": 0.6, "percent": 0.5, "money": 0.5, "duration": 0.5,
+               "age": 0.4, "date": 0.1},
+    "money": {"money": 1.0, "number": 0.5, "measure": 0.2},
+    "percent": {"percent": 1.0, "number": 0.4},
+    "age": {"age": 1.0, "number": 0.5, "duration": 0.4},
+    "duration": {"duration": 1.0, "date": 0.4, "number": 0.3},
+    "distance": {"distance": 1.0, "measure": 0.7, "number": 0.4},
+    "measure": {"measure": 1.0, "distance": 1.0, "percent": 0.6, "money": 0.5, "number": 0.6, "duration": 0.4},
+    "date": {"date": 1.0, "number": 0.1},
+}
+_NAME_QTYPES: Final = frozenset({"person", "organization", "place", "name"})
+
+Candidate = tuple[int, int, float]
+"""(start, end, type fit) with offsets into the sentence."""
+
+
+def _typed_candidates(qtype: str, text: str, toks: tuple[Token, ...]) -> list[Candidate]:
+    out: list[Candidate] = []
+    fits = _VALUE_FIT.get(qtype)
+    if fits is not None:
+        for start, end, kind in find_values(text):
+            fit = fits.get(kind, 0.0)
+            if fit > 0:
+                out.append((start, end, fit))
+    if qtype in _NAME_QTYPES:
+        for name in names(text):
+            fit = name.fit(qtype)
+            if fit > 0:
+                out.append((name.start, name.end, fit))
+    if qtype == "quote":
+        for m in _QUOTE.finditer(text):
+            start, end = m.span(1)
+            out.append((start, end, 1.0))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Name:
+    """A capitalised name sequence in a sentence and how much it looks like each kind of name."""
+
+    start: int
+    end: int
+    person: float
+    place: float
+    organization: float
+
+    def fit(self, qtype: str) -> float:
+        if qtype == "person":
+            return self.person
+        if qtype == "place":
+            return self.place
+        if qtype == "organization":
+            return self.organization
+        return max(self.person, self.place, self.organization)
+
+
+_CONNECTORS: Final = frozenset("of de del della da dos das van von der den al bin ibn la le du y".split())
+_TITLES: Final = frozenset(
+    """president presidents prime minister ministers secretary governor mayor king queen prince princess pope
+    general colonel captain lieutenant sergeant senator chancellor spokesman spokeswoman spokesperson
+    commissioner commissar commander chief director judge mr mrs ms dr sir lord lady rev gen col capt lt sgt sen
+    rep gov deputy vice foreign defence defense ambassador envoy emperor empress tsar czar sheikh
+    archbishop bishop cardinal father patriarch professor prof officer adviser advisor premier leader
+    chairman chairwoman ceo founder head""".split()
+)
+_ORG_WORDS: Final = frozenset(
+    """university college school institute academy company corporation corp inc ltd llc plc group party ministry
+    department agency council committee commission association union bank service services office network
+    channel broadcasting news times post gazette gazeta press media government parliament assembly army navy
+    force forces club team foundation church court board authority kremlin fsb nato un eu bbc cnn reuters
+    airlines airways railway railways society federation league organization organisation trust fund guard""".split()
+)
+_PLACE_WORDS: Final = frozenset(
+    """city county region province republic river lake mountains mountain mount desert island islands valley bay
+    sea ocean street square park airport oblast krai state states kingdom coast peninsula gulf strait district
+    territory territories village town port canal highway beach falls forest hills""".split()
+)
+_PLACE_BEFORE: Final = frozenset(
+    "in at near from to into across outside inside around throughout towards toward across via reached entered".split()
+)
+_PLACE_OF: Final = frozenset("city town village region province republic capital state country port district".split())
+_PERSON_AFTER: Final = frozenset("said says told added wrote stated who aged".split())
+_PLACE_SUFFIXES: Final = ("sk", "grad", "burg", "stan", "land", "ia", "abad", "pol", "ville", "shire")
+_CALENDAR: Final = frozenset(
+    """monday tuesday wednesday thursday friday saturday sunday january february march april may june july august
+    september october november december""".split()
+)
+_QUOTE = re.compile(r"[\"“«]([^\"“”«»]{2,400}?)[\"”»]")
+
+
+@lru_cache(maxsize=8192)
+def names(text: str) -> tuple[Name, ...]:
+    """Capitalised name sequences of a sentence ('Ruslan Zinin', 'Ust-Ilimsk', 'University of California').
+
+    Titles are left out of person names ('President Vladimir Putin' -> 'Vladimir Putin');
+    a sentence's first word counts only when it is not a function word.
+    """
+    toks = tokenize(text)
+    out: list[Name] = []
+    i = 0
+    n = len(toks)
+    while i < n:
+        if not _is_cap(toks, i, text):
+            i += 1
+            continue
+        j = i + 1
+        while j < n:
+            gap = text[toks[j - 1][1] : toks[j][0]]
+            if gap not in (" ", "-", ". ") and not (gap == "" and text[toks[j][0] - 1 : toks[j][0]] == "'"):
+                break
+            if _is_cap(toks, j, text) or (toks[j][2].isdigit() and j + 1 < n and _is_cap(toks, j + 1, text)):
+                j += 1
+                continue
+            if toks[j][2] in _CONNECTORS and j + 1 < n and _is_cap(toks, j + 1, text) and gap == " ":
+                j += 1
+                continue
+            break
+        out.extend(_name(text, toks, i, j))
+        i = j
+    return tuple(out)
+
+
+def _is_cap(toks: tuple[Token, ...], i: int, text: str) -> bool:
+    start, _, word, _ = toks[i]
+    first = text[start]
+    if not first.isupper():
+        return False
+    if word in _CALENDAR:
+        return False
+    return not (word in STOPWORDS and (i == 0 or _sentence_initial(toks, i, text)))
+
+
+def _sentence_initial(toks: tuple[Token, ...], i: int, text: str) -> bool:
+    before = text[toks[i - 1][1] : toks[i][0]] if i > 0 else ""
+    return i == 0 or any(ch in before for ch in ".!?:\"“(")
+
+
+def _name(text: str, toks: tuple[Token, ...], i: int, j: int) -> list[Name]:
+    words = [t[2] for t in toks[i:j]]
+    # leading 'The', titles and nationality adjectives before a title
+    last_title = max((k for k, w in enumerate(words) if w in _TITLES), default=-1)
+    person_cue = 0.0
+    if 0 <= last_title < len(words) - 1:
+        i, words = i + last_title + 1, words[last_title + 1 :]
+        person_cue = 0.9
+    while words and (words[0] == "the" or words[0] in _CONNECTORS):
+        i, words = i + 1, words[1:]
+    while words and words[-1] in _CONNECTORS:
+        j, words = j - 1, words[:-1]
+    if not words or (len(words) == 1 and words[0] in _TITLES):
+        return []
+    start, end = toks[i][0], toks[j - 1][1]
+    if text[end - 2 : end] in ("'s", "’s"):
+        end -= 2
+    before = toks[i - 1][2] if i > 0 else ""
+    before2 = toks[i - 2][2] if i > 1 else ""
+    after = toks[j][2] if j < len(toks) else ""
+    prev_text = text[toks[i - 1][1] : start] if i > 0 else ""
+    if i > 0 and toks[i - 1][2] in _TITLES and text[toks[i - 1][0]].islower():
+        person_cue = max(person_cue, 0.8)  # 'spokesman Dmitry Peskov'
+    if after in _PERSON_AFTER:
+        person_cue = max(person_cue, 0.7)
+    org = 0.9 if any(w in _ORG_WORDS for w in words) else 0.0
+    place = 0.9 if any(w in _PLACE_WORDS for w in words) else 0.0
+    if before in _PLACE_BEFORE and "," not in prev_text:
+        place = max(place, 0.7)
+    if before == "of" and before2 in _PLACE_OF:
+        place = max(place, 0.9)
+    if text[end : end + 2] == ", " and j < len(toks) and _is_cap(toks, j, text):
+        place = max(place, 0.6)
+    if words[-1].endswith(_PLACE_SUFFIXES):
+        place = max(place, 0.6)
+    acronym = len(words) == 1 and text[start:end].isupper() and len(words[0]) >= 2
+    if acronym:
+        org = max(org, 0.6)
+    if person_cue:
+        person = person_cue
+    elif org or place:
+        person = 0.1
+    elif len(words) >= 2:
+        person = 0.7
+    else:
+        person = 0.5
+    base = 0.4
+    if not org and not place:
+        org, place = base, base
+    initial = _sentence_initial(toks, i, text) and j - i == 1
+    scale = 0.6 if initial else 1.0
+    return [Name(start, end, person * scale, place * scale, org * scale)]
+
+
+_BREAK_WORDS: Final = frozenset(
+    """is was are were be been being am has have had do does did will would can could may might shall should must
+    which that who whom whose where when while because although though if but as than so not also such this these
+    those it its they them their he she his her him we our you your i there here then thus however whether into
+    in on at for to by with from about between through during after before under over against since until upon
+    among within without across toward towards via per like unlike including include includes included""".split()
+)
+_EDGE_WORDS: Final = frozenset("the a an of and or".split())
+_NP_MAX: Final = 6
+
+
+def _noun_phrases(text: str, toks: tuple[Token, ...], q: _Question) -> list[Candidate]:
+    """Runs of words between question terms, function words and punctuation (at most _NP_MAX words)."""
+    out: list[Candidate] = []
+    run: list[int] = []
+
+    def flush() -> None:
+        while run and toks[run[0]][2] in _EDGE_WORDS:
+            run.pop(0)
+        while run and toks[run[-1]][2] in _EDGE_WORDS:
+            run.pop()
+        if run and any(toks[k][3] for k in run):
+            if len(run) > _NP_MAX:
+                del run[_NP_MAX:]
+            out.append((toks[run[0]][0], toks[run[-1]][1], 1.0))
+        run.clear()
+
+    for k, (start, _, word, stem) in enumerate(toks):
+        if run:
+            gap = text[toks[k - 1][1] : start]
+            if gap.strip(" -'’/"):
+                flush()
+        if word in _BREAK_WORDS or (stem and stem in q.weights) or word in q.words:
+            flush()
+            continue
+        run.append(k)
+    flush()
+    return out
+
+
+# --- scoring -----------------------------------------------------------------------------------
+
+
+def _closeness(toks: tuple[Token, ...], start: int, end: int, positions: list[tuple[int, float]]) -> float:
+    """Weighted mean of 1 / (1 + token distance) from the span to each question term in the sentence."""
+    if not positions:
+        return 0.0
+    starts = [t[0] for t in toks]
+    first = bisect.bisect_left(starts, start)
+    last = max(first, bisect.bisect_left(starts, end) - 1)
+    total = num = 0.0
+    for idx, w in positions:
+        if first <= idx <= last:
+            continue
+        d = first - idx if idx < first else idx - last
+        num += w / d
+        total += w
+    return num / total if total > 0 else 0.0
+
+
+def _novelty(toks: tuple[Token, ...], start: int, end: int, q: _Question) -> float:
+    """Share of the span's words that are not question words (0 = made only of question words)."""
+    inside = [t for t in toks if t[0] >= start and t[1] <= end]
+    if not inside:
+        return 0.0
+    new = sum(1 for t in inside if t[2] not in q.words and not (t[3] and t[3] in q.weights))
+    return new / len(inside)
+
+
+def _best_span(
+    q: _Question, text: str, toks: tuple[Token, ...], match: _Match, w: ReaderWeights
+) -> tuple[int, int, float, str] | None:
+    """The sentence's best span as (start, end, local score, qtype), offsets into the sentence."""
+    qtype = q.qtype
+    if qtype == "sentence" or (qtype == "thing" and not w.thing_spans):
+        return None
+    cands = _noun_phrases(text, toks, q) if qtype == "thing" else _typed_candidates(qtype, text, toks)
+    best: tuple[int, int, float, str] | None = None
+    for start, end, fit in cands:
+        novelty = _novelty(toks, start, end, q)
+        if novelty <= 0:
+            continue
+        close = _closeness(toks, start, end, match.positions)
+        local = fit * novelty * (w.closeness_floor + (1 - w.closeness_floor) * close)
+        if best is None or local > best[2]:
+            best = (start, end, local, qtype)
+    return best
+
+
+def read(
+    question: str,
+    candidates: Sequence[SentenceCandidate],
+    idf: Mapping[str, float] | None = None,
+    top_n: int = 5,
+    weights: ReaderWeights = DEFAULT_WEIGHTS,
+) -> list[SpanCandidate]:
+    """Best spans first, at most one per sentence, at most ``top_n``.
+
+    ``idf`` maps stemmed terms (as :func:`terms` makes them) to their idf over the corpus;
+    terms missing from it weigh as rare words; without it every term weighs 1. Each
+    sentence contributes its best span for the question's type (see :mod:`qa.qtypes`), or
+    itself (qtype ``'sentence'``, whitespace trimmed) when the question wants a sentence or it
+    holds no fitting span. Span score = sentence score x (``span_floor`` + (1 -
+    ``span_floor``) x local score), where a whole sentence answering a typed question has
+    local score 0. Empty or blank sentences are skipped; ties keep the candidates' order.
+    """
+    if top_n <= 0 or not candidates:
+        return []
+    q = _question(question, idf)
+    typed = q.qtype not in ("sentence", "thing")
+    wsum = w_cos = weights.cosine + weights.lexical + weights.bigram + weights.proximity + weights.passage
+    if typed:
+        wsum = w_cos + weights.type_fit
+    results: list[SpanCandidate] = []
+    for index, cand in enumerate(candidates):
+        text = cand.text
+        lo, hi = _trim_whitespace(text)
+        if lo >= hi:
+            continue
+        toks = tokenize(text)
+        match = _match(q, toks)
+        span = _best_span(q, text, toks, match, weights)
+        raw = (
+            weights.cosine * max(0.0, min(1.0, cand.cosine))
+            + weights.lexical * match.lexical
+            + weights.bigram * match.bigram
+            + weights.proximity * match.proximity
+            + weights.passage * max(0.0, min(1.0, cand.passage_score))
+        )
+        if typed:
+            raw += weights.type_fit * (span[2] if span is not None else 0.0)
+        sentence_score = raw / wsum if wsum > 0 else 0.0
+        if span is None:
+            start, end, local, qtype = lo, hi, 0.0, "sentence"
+            if not typed:
+                local = 1.0 if q.qtype == "sentence" or not weights.thing_spans else 0.0
+        else:
+            start, end, local, qtype = span
+        score = sentence_score * (weights.span_floor + (1 - weights.span_floor) * local)
+        results.append(
+            SpanCandidate(
+                sentence=index,
+                start=cand.start + start,
+                end=cand.start + end,
+                text=text[start:end],
+                qtype=qtype,
+                score=min(1.0, max(0.0, score)),
+                sentence_score=min(1.0, max(0.0, sentence_score)),
+            )
+        )
+    results.sort(key=lambda s: -s.score)
+    return results[:top_n]
+
+
+def _trim_whitespace(text: str) -> tuple[int, int]:
+    lo, hi = 0, len(text)
+    while lo < hi and text[lo].isspace():
+        lo += 1
+    while hi > lo and text[hi - 1].isspace():
+        hi -= 1
+    return lo, hi
+
+
+def clear_caches() -> None:
+    """Empty the per-text caches (tokens, stems, names, values, question types); for timing and tests."""
+    for cached in (tokenize, _stem, names, find_values, analyse_question, value_key):
+        cached.cache_clear()

@@ -155,10 +155,12 @@ def compose(
     hits: Sequence[Hit],
     qvec: np.ndarray,
     top_k: int,
-    min_score: float,
+    min_score: float | None,
     total_sources: int,
     notices: Sequence[str] = (),
+    explain: dict | None = None,
 ) -> Response:
+    """Build the Response. ``explain``, when given, receives the reader's features (for calibration)."""
     passages = [_passage(index, h) for h in diverse(index, hits, top_k)]
     base = dict(question=question, passages=passages, total_sources=total_sources, notices=list(notices), query=query)
     evidence = gather(index, hits, qvec)
@@ -171,7 +173,9 @@ def compose(
     chunk_text = index.chunks[index.sentences[evidence.sentences[best.sentence].id].chunk].text
     feats = features(best, cand, hits[0], coverage(qterms, chunk_text, index.bm25.idf), best.qtype != "sentence")
     score = answer_probability(feats)
-    if score < min_score:
+    if explain is not None:
+        explain.update(features=feats, text=best.text, qtype=best.qtype, score=score)
+    if score < (calibration()["threshold"] if min_score is None else min_score):
         return Response(answered=False, message=NO_ANSWER, **base)
 
     sent = evidence.sentences[best.sentence]

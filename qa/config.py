@@ -58,11 +58,12 @@ class RetrievalSettings(_Section):
 
 
 class AnswerSettings(_Section):
-    min_score: float = Field(
-        default=0.5,
+    min_score: float | None = Field(
+        default=None,
         ge=0.0,
         le=1.0,
-        description="Answers scoring below this are withheld: 'No answer in the corpus'.",
+        description="Answers scoring below this are withheld ('No answer in the corpus'); "
+        "None uses the threshold calibrated on data (qa/calibration.json).",
     )
     reader_model: str | None = Field(
         default=None,

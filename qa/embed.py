@@ -99,6 +99,7 @@ class SentenceTransformerEmbedder:
             import transformers
 
             transformers.logging.set_verbosity_error()
+            transformers.logging.disable_progress_bar()
             from sentence_transformers import SentenceTransformer
 
             model = SentenceTransformer(path, device=self.device)

@@ -143,14 +143,24 @@ class QAService:
             index = self._current()
             return self._ask(index, question, text, history, notices)
 
-    def _ask(self, index, question: str, text: str, history: tuple[str, ...], notices: list[str]) -> Response:
+    def explain(self, question: str, history: Sequence[str] = ()) -> tuple[Response, dict]:
+        """Diagnostics for calibration and debugging: the Response and the answer's features."""
+        text, notices = self._check_question(question)
+        details: dict = {}
+        with self._lock:
+            response = self._ask(self._current(), question, text, tuple(history), notices, details)
+        return response, details
+
+    def _ask(
+        self, index, question: str, text: str, history: tuple[str, ...], notices: list[str], explain=None
+    ) -> Response:
         from qa.answer import compose, refers_back, resolve_followup
         from qa.lexical import terms
         from qa.retrieve import retrieve
 
         key = (text, history)
         cached = self._answers.get(key)
-        if cached is not None and not notices:
+        if cached is not None and not notices and explain is None:
             return cached.model_copy(update={"question": question})
         reader_q, query = text, text
         if history and refers_back(text):
@@ -162,7 +172,7 @@ class QAService:
         hits = retrieve(index, qvec, terms(query), max(s.retrieval.top_k, 30), s.retrieval.candidates)
         response = compose(
             question, reader_q, query, index, hits, qvec, s.retrieval.top_k, s.answer.min_score,
-            total_sources=index.manifest.counts.get("files", 0), notices=notices,
+            total_sources=index.manifest.counts.get("files", 0), notices=notices, explain=explain,
         )
         self._answers[key] = response
         while len(self._answers) > 256:

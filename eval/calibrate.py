@@ -1,0 +1,132 @@
+"""Fit the answer score (a logistic model over the reader's evidence) and the abstention threshold.
+
+    .venv/bin/python eval/calibrate.py /path/to/squad2-dev.json [eval/questions.jsonl] [--write]
+
+For every question the service answers with abstention switched off; the target
+is "answerable and the answer's F1 >= 0.5". The logistic weights are fitted on the
+SQuAD file only (L2-regularised, Newton's method). The threshold is then chosen
+to maximise the mean of the SQuAD-2.0-style F1 (a correct abstention scores 1) over
+the SQuAD file and the seed question set, so neither corpus alone decides it.
+With --write the result goes to qa/calibration.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from qa.answer import FEATURES
+from qa.config import load_settings, with_updates
+from qa.evaluate import best_of, load_questions, squad_cache_dir, token_f1, write_corpus
+from qa.service import QAService
+
+
+def collect(question_path: Path, corpus: Path | None) -> list[dict]:
+    qf = load_questions(question_path)
+    if qf.format == "squad":
+        cache = squad_cache_dir(qf)
+        write_corpus(qf.articles, cache / "corpus")
+        settings = load_settings(corpus=cache / "corpus", index_dir=cache / "index")
+    else:
+        settings = load_settings(corpus=corpus or Path("seeds"), index_dir=Path("index"))
+    settings = with_updates(settings, answer={"min_score": 0.0})
+    service = QAService(settings)
+    service.prepare()
+    rows = []
+    for q in qf.questions:
+        response, details = service.explain(q.question, q.history)
+        f1 = best_of(token_f1, details.get("text", ""), q.answers) if q.answers and details else 0.0
+        rows.append({"answerable": bool(q.answers), "f1": f1, "features": details.get("features")})
+    return rows
+
+
+def matrix(rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    x = np.array([[r["features"][k] if r["features"] else 0.0 for k in FEATURES] for r in rows], dtype=np.float64)
+    y = np.array([1.0 if r["answerable"] and r["f1"] >= 0.5 else 0.0 for r in rows])
+    return x, y
+
+
+def fit(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 50) -> tuple[float, np.ndarray]:
+    xb = np.hstack([np.ones((len(x), 1)), x])
+    w = np.zeros(xb.shape[1])
+    reg = np.eye(len(w)) * l2
+    reg[0, 0] = 0.0
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-xb @ w))
+        grad = xb.T @ (p - y) + reg @ w
+        hess = xb.T @ (xb * (p * (1 - p))[:, None]) + reg
+        w -= np.linalg.solve(hess, grad)
+    return float(w[0]), w[1:]
+
+
+def squad2_f1(rows: list[dict], probs: np.ndarray, t: float) -> float:
+    total = 0.0
+    for r, p in zip(rows, probs):
+        if p < t or r["features"] is None:
+            total += 0.0 if r["answerable"] else 1.0
+        else:
+            total += r["f1"] if r["answerable"] else 0.0
+    return total / len(rows)
+
+
+def abstention(rows: list[dict], probs: np.ndarray, t: float) -> tuple[float, float]:
+    declined = [(p < t or r["features"] is None) for r, p in zip(rows, probs)]
+    unans = [not r["answerable"] for r in rows]
+    tp = sum(d and u for d, u in zip(declined, unans))
+    precision = tp / sum(declined) if sum(declined) else 1.0
+    recall = tp / sum(unans) if sum(unans) else 1.0
+    return precision, recall
+
+
+def auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    pos, neg = scores[labels == 1], scores[labels == 0]
+    if not len(pos) or not len(neg):
+        return float("nan")
+    return float(((pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean()))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("squad", type=Path)
+    ap.add_argument("seeds", type=Path, nargs="?", default=Path("eval/questions.jsonl"))
+    ap.add_argument("--write", action="store_true")
+    args = ap.parse_args()
+    squad = collect(args.squad, None)
+    seeds = collect(args.seeds, None)
+    xs, ys = matrix(squad)
+    bias, weights = fit(xs, ys)
+
+    def probs(rows):
+        x, _ = matrix(rows)
+        return 1 / (1 + np.exp(-(bias + x @ weights)))
+
+    ps, pq = probs(squad), probs(seeds)
+    answerable = np.array([r["answerable"] for r in squad], dtype=float)
+    print(f"AUC answerable-vs-not (SQuAD): {auc(ps, answerable):.3f}; correct-vs-not: {auc(ps, ys):.3f}")
+    best_t, best = 0.5, -1.0
+    print(f"{'t':>5} {'squad_f1':>9} {'seeds_f1':>9} {'abst_p':>7} {'abst_r':>7}")
+    for t in np.arange(0.05, 0.96, 0.05):
+        f_s, f_q = squad2_f1(squad, ps, t), squad2_f1(seeds, pq, t)
+        p, r = abstention(squad + seeds, np.concatenate([ps, pq]), t)
+        print(f"{t:5.2f} {f_s:9.3f} {f_q:9.3f} {p:7.3f} {r:7.3f}")
+        if (f_s + f_q) / 2 > best:
+            best, best_t = (f_s + f_q) / 2, float(round(t, 2))
+    result = {
+        "note": "fitted by eval/calibrate.py on the SQuAD 2.0 dev articles; threshold maximises mean SQuAD-2.0 F1 "
+        "over SQuAD and eval/questions.jsonl",
+        "bias": round(bias, 4),
+        "weights": {k: round(float(w), 4) for k, w in zip(FEATURES, weights)},
+        "threshold": best_t,
+    }
+    print(json.dumps(result, indent=2))
+    if args.write:
+        Path("qa/calibration.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,8 +1,9 @@
 """The chat as Markdown: questions, answers with their citations, disagreements and closest passages.
 
 Corpus and user text cannot inject anything: control characters are escaped by
-``visible()``, every ASCII punctuation character is backslash-escaped (so no link,
-HTML tag, heading or code span can start), and quoted text sits in quote blocks.
+``visible()``; the characters that open links, images, HTML, code spans, emphasis,
+headings and tables are backslash-escaped, as are list and setext markers at the
+start of a line; quoted text sits in quote blocks.
 """
 
 from __future__ import annotations
@@ -15,11 +16,18 @@ from pathlib import Path
 from qa.models import Citation, CorpusInfo, Response
 from qa.textsafe import one_line, visible
 
-_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#!|~&])")
+_LINE_MARKER = re.compile(r"^(\s*)([-+=]|\d+(?=[.)]))")
 
 
-def _escape(text: str) -> str:
-    return _PUNCTUATION.sub(r"\\\1", text)
+def _escape(line: str) -> str:
+    line = _SPECIAL.sub(r"\\\1", line)
+    marker = _LINE_MARKER.match(line)
+    if marker is None:
+        return line
+    if marker.group(2)[0].isdigit():  # "1. item" -> "1\. item"
+        return line[: marker.end()] + "\\" + line[marker.end() :]
+    return f"{marker.group(1)}\\{line[marker.end(1) :]}"
 
 
 def md(text: str) -> str:

@@ -28,3 +28,24 @@ def seed_corpus(tmp_path: Path) -> Path:
 @pytest.fixture
 def hashing(tmp_path: Path, seed_corpus: Path) -> Settings:
     return hashing_settings(seed_corpus, tmp_path / "index")
+
+
+@pytest.fixture(scope="session")
+def real_embedder():
+    """The packaged all-MiniLM-L6-v2, loaded once per test session."""
+    from qa.embed import SentenceTransformerEmbedder
+
+    embedder = SentenceTransformerEmbedder()
+    embedder.warm_up()
+    return embedder
+
+
+@pytest.fixture(scope="session")
+def seed_service(tmp_path_factory, real_embedder):
+    """A QAService over the seeds with the real model (index in a temporary folder)."""
+    from qa.service import QAService
+
+    index_dir = tmp_path_factory.mktemp("seed-index")
+    service = QAService(load_settings(corpus=SEEDS, index_dir=index_dir), embedder=real_embedder)
+    service.prepare()
+    return service

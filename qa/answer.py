@@ -27,6 +27,7 @@ READER_CHUNKS = 8  # best chunks whose sentences the reader sees
 PER_SOURCE_POOL = 30  # ... plus the best chunk of every source among this many
 SUPPORT_RATIO = 0.55  # a source's span must score this share of the best span to count
 SAME_SENTENCE_COS = 0.72  # for sentence answers: another source's sentence this close says the same
+CONFLICT_COS = 0.5  # a different value counts as a conflict only in a sentence this close to the answer's
 
 
 # --- follow-up questions --------------------------------------------------------------
@@ -200,34 +201,46 @@ def compose(
 def _sources(
     index: LoadedIndex, evidence: Evidence, spans: Sequence[SpanCandidate], best: SpanCandidate
 ) -> tuple[list[Citation], list[Conflict]]:
-    """Citations of every source that supports the answer, and conflicting values with theirs."""
+    """Citations of every source that supports the answer, and conflicting values with theirs.
+
+    A source supports the answer when one of its relevant spans (same type, scoring at least
+    SUPPORT_RATIO of the best) has the same value. It conflicts when it has no such span but
+    reports the same fact with another value: its relevant span whose sentence is closest in
+    meaning to the answer's sentence, if that closeness reaches CONFLICT_COS. For sentence
+    answers, a source supports when one of its sentences says nearly the same thing.
+    """
     best_sent = evidence.sentences[best.sentence]
+    best_vec = index.sentence_vectors[best_sent.id]
     support: dict[str, Citation] = {best_sent.source: _citation(best_sent, best)}
-    others: dict[str, list[tuple[SpanCandidate, Sentence]]] = {}
+    by_source: dict[str, list[tuple[SpanCandidate, Sentence]]] = {}
     floor = best.score * SUPPORT_RATIO
     for span in spans[1:]:
         sent = evidence.sentences[span.sentence]
-        if sent.source == best_sent.source or sent.source in support:
-            continue
+        if sent.source != best_sent.source:
+            by_source.setdefault(sent.source, []).append((span, sent))
+    conflicting: dict[str, tuple[SpanCandidate, Sentence]] = {}
+    for source, found in by_source.items():
         if best.qtype == "sentence":
-            sim = float(index.sentence_vectors[sent.id] @ index.sentence_vectors[best_sent.id])
-            if sim >= SAME_SENTENCE_COS:
-                support[sent.source] = _citation(sent, None)
+            sims = [float(index.sentence_vectors[sent.id] @ best_vec) for _, sent in found]
+            i = int(np.argmax(sims))
+            if sims[i] >= SAME_SENTENCE_COS:
+                support[source] = _citation(found[i][1], None)
             continue
-        if span.qtype != best.qtype or span.score < floor:
+        relevant = [(sp, st) for sp, st in found if sp.qtype == best.qtype and sp.score >= floor]
+        agree = [(sp, st) for sp, st in relevant if same_value(sp.text, best.text, best.qtype)]
+        if agree:
+            support[source] = _citation(agree[0][1], agree[0][0])
             continue
-        if same_value(span.text, best.text, best.qtype):
-            support[sent.source] = _citation(sent, span)
-            others.pop(sent.source, None)
-        else:
-            others.setdefault(sent.source, []).append((span, sent))
+        if relevant:
+            sims = [float(index.sentence_vectors[st.id] @ best_vec) for _, st in relevant]
+            i = int(np.argmax(sims))
+            if sims[i] >= CONFLICT_COS:
+                conflicting[source] = relevant[i]
     citations = list(support.values())
-    if not others:
+    if not conflicting:
         return citations, []
-    # Values that differ from the answer, grouped by value (first, best-scored wording wins).
     groups: list[tuple[str, list[Citation]]] = [(best.text, citations)]
-    for source, found in others.items():
-        span, sent = found[0]
+    for span, sent in conflicting.values():
         for value, cites in groups[1:]:
             if same_value(span.text, value, best.qtype):
                 cites.append(_citation(sent, span))

@@ -96,8 +96,10 @@ class AnswerCard(Widget):
             if response.total_sources:
                 reported = f"Reported by {response.supporting_sources} of {response.total_sources} sources"
                 yield Static(Text(f"{reported} · confidence {answer.score:.0%}"), markup=False, classes="meta")
-            for citation in response.citations:
-                yield SourceLink.for_citation(citation, answer)
+            in_conflicts = {(c.source, c.start, c.end) for k in response.conflicts for c in k.citations}
+            for citation in response.citations:  # those under "Sources disagree" are listed there
+                if (citation.source, citation.start, citation.end) not in in_conflicts:
+                    yield SourceLink.for_citation(citation, answer)
         else:
             yield Static(literal(response.message or "No answer in the corpus"), markup=False, classes="value")
             if response.passages:

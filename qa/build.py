@@ -61,9 +61,12 @@ class Plan:
 
 def plan(settings: Settings, force: bool = False) -> Plan:
     refs, skipped = list_files(settings.corpus)
-    live = store.current_build(settings.index_dir) if settings.index_dir.exists() else None
     manifest = None
     full = "full rebuild requested" if force else ""
+    try:
+        live = store.current_build(settings.index_dir) if settings.index_dir.exists() else None
+    except IndexCorruptError as exc:  # CURRENT unreadable or names no build: replace it
+        live, full = None, full or f"index damaged: {exc}"
     if live is None:
         full = full or "no index yet"
     else:

@@ -173,7 +173,8 @@ def write_build(
     chunk_search.save(tmp / "chunks.faiss")
     sentence_search.save(tmp / "sentences.faiss")
     bm25.save(tmp / "bm25")
-    files = {name: {"bytes": (tmp / name).stat().st_size} for name in (*HASHED, *SIZED)}
+    names = (*HASHED, *SIZED, *(f"bm25/{p.name}" for p in sorted((tmp / "bm25").iterdir())))
+    files = {name: {"bytes": (tmp / name).stat().st_size} for name in names}
     for name in HASHED:
         files[name]["sha256"] = _sha256(tmp / name)
     payload = manifest.model_dump(mode="json") | {"index_files": files}
@@ -238,9 +239,11 @@ def read_manifest(folder: Path) -> tuple[IndexManifest, dict]:
 
 
 def verify_build(folder: Path) -> IndexManifest:
-    """Cheap integrity check: every file present with its recorded size, metadata hashes match."""
+    """Cheap integrity check: every file present with its recorded size, metadata hashes match,
+    vector matrices of the shape the manifest gives."""
     manifest, files = read_manifest(folder)
-    for name in (*HASHED, *SIZED):
+    bm25_files = [name for name in files if name.startswith("bm25/")]  # recorded since bm25 damage went unseen
+    for name in (*HASHED, *SIZED, *bm25_files):
         path = folder / name
         info = files.get(name) or {}
         try:
@@ -253,7 +256,26 @@ def verify_build(folder: Path) -> IndexManifest:
             raise IndexCorruptError(f"index file {name} was modified after the build (checksum mismatch)")
     if not (folder / "bm25" / "params.index.json").is_file():
         raise IndexCorruptError(f"index folder {folder / 'bm25'} is missing")
+    for name, rows in (("chunk_vectors.npy", "chunks"), ("sentence_vectors.npy", "sentences")):
+        shape, want = _npy_shape(folder / name), (manifest.counts.get(rows), manifest.dimension)
+        if shape != want:
+            raise IndexCorruptError(
+                f"index file {name} has shape {shape}, manifest says {want} (dimension or count); "
+                "run `qa index --rebuild`"
+            )
     return manifest
+
+
+def _npy_shape(path: Path) -> tuple:
+    """Shape from a .npy header, without reading the data."""
+    fmt = np.lib.format
+    try:
+        with path.open("rb") as fh:
+            major, _ = fmt.read_magic(fh)
+            shape, _, _ = (fmt.read_array_header_1_0 if major == 1 else fmt.read_array_header_2_0)(fh)
+    except (OSError, ValueError) as exc:
+        raise IndexCorruptError(f"index file {path.name} is unreadable ({type(exc).__name__})") from None
+    return tuple(shape)
 
 
 def load_build(folder: Path, nprobe: int = 0) -> LoadedIndex:

@@ -280,9 +280,9 @@ def _npy_shape(path: Path) -> tuple:
 
 def load_build(folder: Path, nprobe: int = 0) -> LoadedIndex:
     manifest = verify_build(folder)
-    chunks = _read_jsonl(folder / "chunks.jsonl", Chunk)
-    sentences = _read_jsonl(folder / "sentences.jsonl", Sentence)
     try:
+        chunks = _read_jsonl(folder / "chunks.jsonl", Chunk)
+        sentences = _read_jsonl(folder / "sentences.jsonl", Sentence)
         chunk_vectors = np.load(folder / "chunk_vectors.npy", allow_pickle=False, mmap_mode="r")
         sentence_vectors = np.load(folder / "sentence_vectors.npy", allow_pickle=False, mmap_mode="r")
         chunk_search = VectorIndex.load(folder / "chunks.faiss", nprobe)

@@ -94,7 +94,10 @@ _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
 _AUX: Final = frozenset(
     "is was are were be been 's do does did has have had will would can could should might may shall must".split()
 )
-_DETERMINERS: Final = frozenset("the a an this that these those its their his her kind type sort of".split())
+_DETERMINERS: Final = frozenset(
+    "the a an this that these those its their his her kind type sort of most least more less".split()
+)
+_KIND: Final = frozenset("kind type sort".split())
 _MONEY_CUES = re.compile(
     r"\b(?:cost|costs|costing|pay|paid|pays|spend|spent|price|money|worth|earn|earned|budget|revenue|fund|funds|"
     r"funding|dollars?|pounds?|euros?|rubles?|roubles?|salary|fine|fined|tax|raise|raised|invest|invested|sold|"
@@ -123,6 +126,10 @@ class QuestionInfo:
     qtype: str
     skip: frozenset[str]
     """Lowercased words of the question phrase itself ('how many', 'how long') not to match in sentences."""
+    focus: str = ""
+    """For what/which questions, the lowercased word the question asks about ('platform' in 'what platform ...')."""
+    kind: bool = False
+    """The question asks for a kind or type of something ('what kind of region')."""
 
 
 def classify_question(question: str) -> str:
@@ -182,15 +189,25 @@ def _what(wh: str, text: str, words: list[str]) -> QuestionInfo:
             return QuestionInfo("sentence", frozenset())
         if words and words[0] in ("did", "does", "do", "will", "would", "has", "have", "had") and _SAY.search(text):
             return QuestionInfo("quote", frozenset())
-    # the focus noun: a known type noun among the next words ('what year', 'what is the name',
-    # 'which Russian city'), at most one other content word (an adjective) before it
-    content = 0
-    for word in words[:6]:
-        if word in TYPE_NOUNS:
-            return QuestionInfo(TYPE_NOUNS[word], frozenset())
+    # the noun phrase after the question word ('what Russian city', 'what is the name of the
+    # desert'): its first known type noun gives the type, unless it asks for a kind of thing
+    phrase: list[str] = []
+    for word in words[:8]:
         if word in _AUX or word in _DETERMINERS or word.endswith("'s"):
+            if phrase and word in _AUX:
+                break
+            if word in _KIND:
+                phrase.append(word)
             continue
-        content += 1
-        if content > 1 or word.endswith(("ed", "ing")):
+        if any(w not in _KIND for w in phrase) and word.endswith(("ed", "ing")):
             break
-    return QuestionInfo("thing", frozenset())
+        phrase.append(word)
+        if len([w for w in phrase if w not in _KIND]) >= 3:
+            break
+    focus = next((w for w in phrase if w not in _KIND), "")
+    if phrase and phrase[0] in _KIND:
+        return QuestionInfo("thing", frozenset(), focus, kind=True)
+    for word in phrase:
+        if word in TYPE_NOUNS:
+            return QuestionInfo(TYPE_NOUNS[word], frozenset(), word)
+    return QuestionInfo("thing", frozenset(), focus)

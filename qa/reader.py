@@ -90,12 +90,12 @@ class ReaderWeights:
     """Weights of the sentence and span scores (defaults tuned on SQuAD 2.0 dev, see eval/reader_dev.py)."""
 
     cosine: float = 1.0
-    lexical: float = 1.0
+    lexical: float = 2.0
     bigram: float = 0.3
-    proximity: float = 0.3
-    type_fit: float = 0.5
+    proximity: float = 0.1
+    type_fit: float = 0.3
     passage: float = 0.5
-    span_floor: float = 0.5
+    span_floor: float = 0.8
     """Share of a span's score that comes from its sentence alone (the rest from the span's local score)."""
     closeness_floor: float = 0.4
     """Share of a span's local score that does not depend on its distance to the question's terms."""
@@ -162,6 +162,8 @@ class _Question:
     bigrams: frozenset[tuple[str, str]]
     words: frozenset[str]
     """Lowercased question words (all, stopwords included), to keep spans off question words."""
+    focus: str
+    """Stem of the word a what/which question asks about, or ''."""
 
 
 def _question(question: str, idf: Mapping[str, float] | None) -> _Question:
@@ -176,6 +178,7 @@ def _question(question: str, idf: Mapping[str, float] | None) -> _Question:
         total=sum(weights.values()),
         bigrams=bigrams,
         words=frozenset(word for _, _, word, _ in toks),
+        focus=_stem(info.focus) if info.focus else "",
     )
 
 
@@ -426,13 +429,43 @@ _BREAK_WORDS: Final = frozenset(
     among within without across toward towards via per like unlike including include includes included""".split()
 )
 _EDGE_WORDS: Final = frozenset("the a an of and or".split())
-_NP_MAX: Final = 6
+NP_MAX = 6
+NP_BASE = 0.6
+NP_FOCUS = 0.4
+NP_CAPS = 0.1
+VERB_BREAK = True
+NP_FALLBACK: dict[str, float] = {"place": 0.1, "organization": 0.1, "name": 0.1, "date": 0.1, "measure": 0.1}
+
+
+_VERBS: Final = frozenset(
+    """known called made make makes become became becomes began begin begins said say says took take takes gave
+    give gives got get gets went go goes came come comes held hold holds led lead leads built build builds won win
+    wins set put left leave leaves found find finds seen see sees given taken shown show shows grown grow grows
+    drawn begun run runs ran used use uses include includes included remain remains remained consist consists
+    known means mean meant brought bring brings kept keep keeps sent send sends told tell tells thought think
+    thinks lost lose loses paid pay pays met meet meets stood stand stands""".split()
+)
+
+
+def _verbish(text: str, tok: Token) -> bool:
+    """A lowercase verb form or adverb ('continued', 'explicitly', 'became'): not part of a noun phrase."""
+    word = tok[2]
+    if not text[tok[0]].islower():
+        return False
+    if word in _VERBS:
+        return True
+    return len(word) > 4 and (word.endswith("ed") or word.endswith("ly") or word.endswith("ing"))
 
 
 def _noun_phrases(text: str, toks: tuple[Token, ...], q: _Question) -> list[Candidate]:
-    """Runs of words between question terms, function words and punctuation (at most _NP_MAX words)."""
+    """Runs of words between question terms, function words and punctuation (at most NP_MAX words).
+
+    A run next to the question's focus word ('Sky Digital' before 'platform' for 'what
+    platform ...') fits best; capitalised runs a little better than others.
+    """
     out: list[Candidate] = []
     run: list[int] = []
+    focus_at = {k for k, t in enumerate(toks) if q.focus and t[3] == q.focus}
 
     def flush() -> None:
         while run and toks[run[0]][2] in _EDGE_WORDS:
@@ -440,17 +473,29 @@ def _noun_phrases(text: str, toks: tuple[Token, ...], q: _Question) -> list[Cand
         while run and toks[run[-1]][2] in _EDGE_WORDS:
             run.pop()
         if run and any(toks[k][3] for k in run):
-            if len(run) > _NP_MAX:
-                del run[_NP_MAX:]
-            out.append((toks[run[0]][0], toks[run[-1]][1], 1.0))
+            if len(run) > NP_MAX:
+                del run[NP_MAX:]
+            first, last = run[0], run[-1]
+            fit = NP_BASE
+            if focus_at and (first - 1 in focus_at or last + 1 in focus_at):
+                fit += NP_FOCUS
+            if text[toks[first][0]].isupper():
+                fit += NP_CAPS
+            out.append((toks[first][0], toks[last][1], min(1.0, fit)))
         run.clear()
 
-    for k, (start, _, word, stem) in enumerate(toks):
+    for k, tok in enumerate(toks):
+        start, _, word, stem = tok
         if run:
             gap = text[toks[k - 1][1] : start]
             if gap.strip(" -'’/"):
                 flush()
-        if word in _BREAK_WORDS or (stem and stem in q.weights) or word in q.words:
+        if (
+            word in _BREAK_WORDS
+            or (stem and stem in q.weights)
+            or word in q.words
+            or (VERB_BREAK and _verbish(text, tok))
+        ):
             flush()
             continue
         run.append(k)
@@ -480,7 +525,7 @@ def _closeness(toks: tuple[Token, ...], start: int, end: int, positions: list[tu
 
 def _novelty(toks: tuple[Token, ...], start: int, end: int, q: _Question) -> float:
     """Share of the span's words that are not question words (0 = made only of question words)."""
-    inside = [t for t in toks if t[0] >= start and t[1] <= end]
+    inside = [t for t in toks if t[0] < end and t[1] > start]
     if not inside:
         return 0.0
     new = sum(1 for t in inside if t[2] not in q.words and not (t[3] and t[3] in q.weights))
@@ -494,7 +539,13 @@ def _best_span(
     qtype = q.qtype
     if qtype == "sentence" or (qtype == "thing" and not w.thing_spans):
         return None
-    cands = _noun_phrases(text, toks, q) if qtype == "thing" else _typed_candidates(qtype, text, toks)
+    if qtype == "thing":
+        cands = _noun_phrases(text, toks, q)
+    else:
+        cands = _typed_candidates(qtype, text, toks)
+        fallback = NP_FALLBACK.get(qtype, 0.0)
+        if fallback > 0:
+            cands += [(s, e, fit * fallback) for s, e, fit in _noun_phrases(text, toks, q)]
     best: tuple[int, int, float, str] | None = None
     for start, end, fit in cands:
         novelty = _novelty(toks, start, end, q)

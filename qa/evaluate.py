@@ -128,7 +128,7 @@ def parse_jsonl(text: str, name: str) -> list[EvalQuestion]:
     """Parse question-set lines; an error names ``name:line``. Blank lines are skipped."""
     questions: list[EvalQuestion] = []
     first_line: dict[str, int] = {}
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    for lineno, line in enumerate(text.split("\n"), start=1):  # not splitlines(): U+2028 may sit in a string
         if not line.strip():
             continue
         try:

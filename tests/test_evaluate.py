@@ -374,6 +374,13 @@ def test_parse_jsonl_errors_name_the_file_and_line(bad_line: str, message: str) 
         parse_jsonl(f"{GOOD}\n\n{bad_line}\n", "set.jsonl")
 
 
+def test_parse_jsonl_counts_only_newlines_as_line_breaks() -> None:
+    odd = '{"id": "s", "question": "Who\u2028said\x85it?", "answers": [], "sources": []}'
+    assert parse_jsonl(f"{GOOD}\r\n{odd}\r\n", "set.jsonl")[1].question == "Who\u2028said\x85it?"
+    with pytest.raises(EvalError, match=r"set\.jsonl:3: "):
+        parse_jsonl(f"{GOOD}\n{odd}\n{{", "set.jsonl")
+
+
 def test_parse_jsonl_rejects_an_empty_set() -> None:
     with pytest.raises(EvalError, match=r"empty\.jsonl: no questions"):
         parse_jsonl("\n  \n", "empty.jsonl")

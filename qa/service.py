@@ -104,10 +104,18 @@ class QAService:
         token = store.current_token(self.settings.index_dir)
         if self._index is not None and token == self._token:
             return
-        folder = store.current_build(self.settings.index_dir)
-        if folder is None:
-            raise IndexCorruptError(f"no index in {self.settings.index_dir}; run `qa index`")
-        loaded = store.load_build(folder, self.settings.index.ivf_nprobe)
+        for attempt in range(3):
+            folder = store.current_build(self.settings.index_dir)
+            if folder is None:
+                raise IndexCorruptError(f"no index in {self.settings.index_dir}; run `qa index`")
+            try:
+                loaded = store.load_build(folder, self.settings.index.ivf_nprobe)
+                break
+            except IndexCorruptError:
+                # Another process may have published a newer build and removed this one while we read it.
+                if attempt == 2 or store.current_token(self.settings.index_dir) == folder.name:
+                    raise
+        token = folder.name
         expected = self.settings.embedding.model
         if loaded.manifest.model != expected:
             raise IndexCorruptError(

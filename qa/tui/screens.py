@@ -102,10 +102,8 @@ class ChatScreen(Screen[None]):
         yield QuestionInput(id="question", placeholder="Ask a question about the articles and press Enter")
         yield Footer()
 
-    async def on_mount(self) -> None:
+    def on_mount(self) -> None:
         self.sub_title = f"{one_line(self._corpus)} · loading…"
-        await self.query_one(ChatLog).clear()
-        await self.query_one(EvidencePanel).show(None)
         self._loading = True
         self._show_status()
         self.call_after_refresh(self._load, False, None)  # after the first paint

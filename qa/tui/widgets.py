@@ -125,21 +125,27 @@ class AnswerCard(Widget):
 class ChatLog(VerticalScroll):
     """Questions and answers, anchored to the bottom."""
 
+    def compose(self) -> ComposeResult:
+        yield Static(WELCOME, markup=False, classes="welcome")
+
     def on_mount(self) -> None:
         self.anchor()
 
     async def clear(self) -> None:
         await self.remove_children()
-        await self.mount(Static(WELCOME, markup=False, classes="welcome"))
+        await self.mount_compose(self.compose())
 
 
 class EvidencePanel(VerticalScroll):
     """The passages retrieved for the selected answer, with their scores and sources."""
 
+    def compose(self) -> ComposeResult:
+        yield Static("Ask a question to see the passages behind its answer.", markup=False)
+
     async def show(self, response: Response | None) -> None:
         await self.remove_children()
         if response is None:
-            await self.mount(Static("Ask a question to see the passages behind its answer.", markup=False))
+            await self.mount_compose(self.compose())
             return
         widgets: list[Widget] = [Static(Text.assemble(("Retrieved for  ", "bold"), literal(response.query or response.question)), markup=False, classes="query")]
         for rank, passage in enumerate(response.passages, 1):

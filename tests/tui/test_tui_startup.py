@@ -1,0 +1,100 @@
+"""Start-up: `qa --help` loads no textual, the UI loads no model stack, and the window paints at once."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import select
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAVY = ("torch", "sentence_transformers", "transformers", "faiss", "numpy", "qa.service")
+
+
+def run_python(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_chat_subcommand_registers_without_importing_textual() -> None:
+    result = run_python(
+        "import argparse, sys\n"
+        "from qa.tui import command\n"
+        "parser = argparse.ArgumentParser()\n"
+        "command.add_parser(parser.add_subparsers())\n"
+        "args = parser.parse_args(['chat', '--corpus', 'articles', '--index', 'idx'])\n"
+        "assert args.handler is command.run, args\n"
+        "assert (args.corpus, args.index_dir) == ('articles', 'idx'), args\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')))\n"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_building_the_app_imports_no_model_stack() -> None:
+    result = run_python(
+        "import sys\n"
+        "from qa.config import load_settings\n"
+        "from qa.tui.app import create_app\n"
+        "create_app(load_settings())\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def _first_paint_seconds(timeout: float = 20.0) -> float:
+    """Launch `python -m qa.cli chat` in a pseudo-terminal; seconds until the chat's welcome text is drawn."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child becomes the app, exactly as a user starts it
+        os.chdir(ROOT)
+        os.execv(sys.executable, [sys.executable, "-m", "qa.cli", "chat", "--index", str(ROOT / "index")])
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    start = time.perf_counter()
+    seen = b""
+    try:
+        while time.perf_counter() - start < timeout:
+            seen += _read(fd)
+            if b"Ask a question about the articles" in seen:
+                return time.perf_counter() - start
+        raise AssertionError(f"no first paint within {timeout} s; output: {seen[-500:]!r}")
+    finally:
+        _stop(pid, fd)
+
+
+def _read(fd: int) -> bytes:
+    ready, _, _ = select.select([fd], [], [], 0.02)
+    try:
+        return os.read(fd, 65536) if ready else b""
+    except OSError:  # the child closed the terminal
+        return b""
+
+
+def _stop(pid: int, fd: int) -> None:
+    """ctrl+q, then wait (draining the terminal); kill the child only if it does not quit."""
+    os.write(fd, b"\x11")
+    deadline = time.perf_counter() + 10
+    while time.perf_counter() < deadline:
+        _read(fd)
+        if os.waitpid(pid, os.WNOHANG) != (0, 0):
+            break
+    else:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    os.close(fd)
+
+
+@pytest.mark.slow
+def test_the_window_paints_well_under_a_second() -> None:
+    seconds = _first_paint_seconds()
+    assert seconds < 1.5, f"first paint took {seconds:.2f} s"

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final
@@ -50,6 +50,7 @@ __all__ = [
     "same_value",
     "terms",
     "value_key",
+    "warm_up",
 ]
 
 
@@ -93,9 +94,9 @@ class ReaderWeights:
     lexical: float = 2.0
     bigram: float = 0.3
     proximity: float = 0.1
-    type_fit: float = 0.3
+    type_fit: float = 0.6
     passage: float = 0.5
-    span_floor: float = 0.8
+    span_floor: float = 0.6
     """Share of a span's score that comes from its sentence alone (the rest from the span's local score)."""
     closeness_floor: float = 0.4
     """Share of a span's local score that does not depend on its distance to the question's terms."""
@@ -129,19 +130,26 @@ Token = tuple[int, int, str, str]
 
 @lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
-    if word.endswith("isation") or word.endswith("isations"):
+    """Stem of a lowercased word, '' for a stopword."""
+    word = word.replace("’", "'")
+    if word in STOPWORDS:
+        return ""
+    if word.endswith(("isation", "isations")):
         word = word.replace("isation", "ization")
-    return _STEMMER.stemWord(word.replace("’", "'"))
+    return _STEMMER.stemWord(word)
 
 
 @lru_cache(maxsize=16384)
 def tokenize(text: str) -> tuple[Token, ...]:
     """Word tokens of ``text`` with offsets, lowercased, and their stems (``''`` for stopwords)."""
+    lowered = text.lower()
+    if len(lowered) != len(text):  # a few characters change length when lowercased
+        return tuple((m.start(), m.end(), (w := m.group().lower()), _stem(w)) for m in _TOKEN.finditer(text))
     out = []
     for m in _TOKEN.finditer(text):
-        word = m.group().lower()
-        stem = "" if word.replace("’", "'") in STOPWORDS else _stem(word)
-        out.append((m.start(), m.end(), word, stem))
+        start, end = m.span()
+        word = lowered[start:end]
+        out.append((start, end, word, _stem(word)))
     return tuple(out)
 
 
@@ -186,7 +194,52 @@ _DEFAULT_IDF: Final = 5.0
 """Weight of a question term missing from the idf table (a rare word)."""
 
 
-# --- sentence features -----------------------------------------------------------------------
+# --- sentence analysis (cached per sentence text) ----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Sentence:
+    toks: tuple[Token, ...]
+    starts: tuple[int, ...]
+    """Start offset of each token (for bisecting)."""
+    positions: dict[str, tuple[int, ...]]
+    """Stem -> indices of the tokens with that stem."""
+    pairs: frozenset[tuple[str, str]]
+    """Consecutive content stems."""
+    runs: tuple[tuple[int, ...], ...]
+    """Token indices between function words, verb forms and punctuation: noun-phrase material."""
+
+
+@lru_cache(maxsize=16384)
+def _analyse(text: str) -> _Sentence:
+    toks = tokenize(text)
+    positions: dict[str, list[int]] = {}
+    content: list[str] = []
+    for i, (_, _, _, stem) in enumerate(toks):
+        if stem:
+            content.append(stem)
+            positions.setdefault(stem, []).append(i)
+    runs: list[tuple[int, ...]] = []
+    run: list[int] = []
+    for k, tok in enumerate(toks):
+        if run and text[toks[k - 1][1] : tok[0]].strip(" -'’/"):
+            runs.append(tuple(run))
+            run = []
+        if tok[2] in _BREAK_WORDS or _verbish(text, tok):
+            if run:
+                runs.append(tuple(run))
+                run = []
+            continue
+        run.append(k)
+    if run:
+        runs.append(tuple(run))
+    return _Sentence(
+        toks=toks,
+        starts=tuple(t[0] for t in toks),
+        positions={k: tuple(v) for k, v in positions.items()},
+        pairs=frozenset(zip(content, content[1:])),
+        runs=tuple(runs),
+    )
 
 
 @dataclass(slots=True)
@@ -195,34 +248,25 @@ class _Match:
     bigram: float
     proximity: float
     positions: list[tuple[int, float]]
-    """(token index, term weight) of each token in the sentence matching a question term."""
+    """(token index, term weight) of each token in the sentence matching a question term, in order."""
 
 
-def _match(q: _Question, toks: tuple[Token, ...]) -> _Match:
+def _match(q: _Question, sent: _Sentence) -> _Match:
     positions: list[tuple[int, float]] = []
-    found: dict[str, int] = {}
-    content: list[str] = []
-    for i, (_, _, _, stem) in enumerate(toks):
-        if not stem:
-            continue
-        content.append(stem)
-        w = q.weights.get(stem)
-        if w is not None:
-            positions.append((i, w))
-            found.setdefault(stem, len(content) - 1)
-    if q.total <= 0:
-        lexical = 0.0
-    else:
-        lexical = sum(q.weights[s] for s in found) / q.total
-    bigram = 0.0
-    if q.bigrams:
-        pairs = set(zip(content, content[1:]))
-        bigram = len(q.bigrams & pairs) / len(q.bigrams)
+    found = 0
+    matched = 0.0
+    for stem, w in q.weights.items():
+        idx = sent.positions.get(stem)
+        if idx:
+            found += 1
+            matched += w
+            positions.extend((i, w) for i in idx)
+    positions.sort()
+    lexical = matched / q.total if q.total > 0 else 0.0
+    bigram = len(q.bigrams & sent.pairs) / len(q.bigrams) if q.bigrams else 0.0
     proximity = 0.0
-    if len(found) >= 2:
-        idx = [i for i, _ in positions]
-        window = idx[-1] - idx[0] + 1
-        proximity = min(1.0, len(found) / window)
+    if found >= 2:
+        proximity = min(1.0, found / (positions[-1][0] - positions[0][0] + 1))
     return _Match(lexical, bigram, proximity, positions)
 
 
@@ -312,6 +356,7 @@ _PLACE_BEFORE: Final = frozenset(
 )
 _PLACE_OF: Final = frozenset("city town village region province republic capital state country port district".split())
 _PERSON_AFTER: Final = frozenset("said says told added wrote stated who aged".split())
+_DEMONYM_ENDINGS: Final = ("ian", "ean", "ese", "ish")
 _PLACE_SUFFIXES: Final = ("sk", "grad", "burg", "stan", "land", "ia", "abad", "pol", "ville", "shire")
 _CALENDAR: Final = frozenset(
     """monday tuesday wednesday thursday friday saturday sunday january february march april may june july august
@@ -416,6 +461,9 @@ def _name(text: str, toks: tuple[Token, ...], i: int, j: int) -> list[Name]:
     base = 0.4
     if not org and not place:
         org, place = base, base
+    if len(words) == 1 and words[0].endswith(_DEMONYM_ENDINGS) and after and text[toks[j][0]].islower():
+        # 'Siberian city', 'Russian men': an adjective, a name only for 'what nationality/language'
+        person = place = org = 0.15
     initial = _sentence_initial(toks, i, text) and j - i == 1
     scale = 0.6 if initial else 1.0
     return [Name(start, end, person * scale, place * scale, org * scale)]
@@ -433,7 +481,6 @@ NP_MAX = 6
 NP_BASE = 0.6
 NP_FOCUS = 0.4
 NP_CAPS = 0.1
-VERB_BREAK = True
 NP_FALLBACK: dict[str, float] = {"place": 0.1, "organization": 0.1, "name": 0.1, "date": 0.1, "measure": 0.1}
 
 
@@ -457,104 +504,102 @@ def _verbish(text: str, tok: Token) -> bool:
     return len(word) > 4 and (word.endswith("ed") or word.endswith("ly") or word.endswith("ing"))
 
 
-def _noun_phrases(text: str, toks: tuple[Token, ...], q: _Question) -> list[Candidate]:
-    """Runs of words between question terms, function words and punctuation (at most NP_MAX words).
+def _noun_phrases(text: str, sent: _Sentence, q: _Question) -> list[Candidate]:
+    """Noun-phrase material split at question words, trimmed of articles and 'of/and/or', at most NP_MAX words.
 
-    A run next to the question's focus word ('Sky Digital' before 'platform' for 'what
-    platform ...') fits best; capitalised runs a little better than others.
+    A phrase next to the question's focus word ('Sky Digital' before 'platform' for 'what
+    platform ...') fits best; capitalised phrases a little better than others.
     """
+    toks = sent.toks
     out: list[Candidate] = []
-    run: list[int] = []
-    focus_at = {k for k, t in enumerate(toks) if q.focus and t[3] == q.focus}
+    focus_at = frozenset(sent.positions.get(q.focus, ())) if q.focus else frozenset()
 
-    def flush() -> None:
-        while run and toks[run[0]][2] in _EDGE_WORDS:
-            run.pop(0)
-        while run and toks[run[-1]][2] in _EDGE_WORDS:
-            run.pop()
-        if run and any(toks[k][3] for k in run):
-            if len(run) > NP_MAX:
-                del run[NP_MAX:]
-            first, last = run[0], run[-1]
-            fit = NP_BASE
-            if focus_at and (first - 1 in focus_at or last + 1 in focus_at):
-                fit += NP_FOCUS
-            if text[toks[first][0]].isupper():
-                fit += NP_CAPS
-            out.append((toks[first][0], toks[last][1], min(1.0, fit)))
-        run.clear()
+    def emit(run: list[int]) -> None:
+        lo, hi = 0, len(run)
+        while lo < hi and toks[run[lo]][2] in _EDGE_WORDS:
+            lo += 1
+        while hi > lo and toks[run[hi - 1]][2] in _EDGE_WORDS:
+            hi -= 1
+        if hi <= lo or not any(toks[k][3] for k in run[lo:hi]):
+            return
+        first, last = run[lo], run[min(hi, lo + NP_MAX) - 1]
+        fit = NP_BASE
+        if focus_at and (first - 1 in focus_at or last + 1 in focus_at):
+            fit += NP_FOCUS
+        if text[toks[first][0]].isupper():
+            fit += NP_CAPS
+        out.append((toks[first][0], toks[last][1], min(1.0, fit)))
 
-    for k, tok in enumerate(toks):
-        start, _, word, stem = tok
+    for static in sent.runs:
+        run: list[int] = []
+        for k in static:
+            _, _, word, stem = toks[k]
+            if word in q.words or (stem and stem in q.weights):
+                if run:
+                    emit(run)
+                    run = []
+            else:
+                run.append(k)
         if run:
-            gap = text[toks[k - 1][1] : start]
-            if gap.strip(" -'’/"):
-                flush()
-        if (
-            word in _BREAK_WORDS
-            or (stem and stem in q.weights)
-            or word in q.words
-            or (VERB_BREAK and _verbish(text, tok))
-        ):
-            flush()
-            continue
-        run.append(k)
-    flush()
+            emit(run)
     return out
 
 
 # --- scoring -----------------------------------------------------------------------------------
 
 
-def _closeness(toks: tuple[Token, ...], start: int, end: int, positions: list[tuple[int, float]]) -> float:
-    """Weighted mean of 1 / (1 + token distance) from the span to each question term in the sentence."""
-    if not positions:
-        return 0.0
-    starts = [t[0] for t in toks]
-    first = bisect.bisect_left(starts, start)
-    last = max(first, bisect.bisect_left(starts, end) - 1)
+def _token_range(sent: _Sentence, start: int, end: int) -> tuple[int, int]:
+    first = bisect.bisect_left(sent.starts, start)
+    if first > 0 and sent.toks[first - 1][1] > start:
+        first -= 1
+    return first, max(first, bisect.bisect_left(sent.starts, end) - 1)
+
+
+def _closeness(first: int, last: int, positions: list[tuple[int, float]]) -> float:
+    """Weighted mean of 1 / d over the question terms in the sentence (d = token distance, 1 = adjacent)."""
     total = num = 0.0
     for idx, w in positions:
-        if first <= idx <= last:
+        if idx < first:
+            num += w / (first - idx)
+        elif idx > last:
+            num += w / (idx - last)
+        else:
             continue
-        d = first - idx if idx < first else idx - last
-        num += w / d
         total += w
     return num / total if total > 0 else 0.0
 
 
-def _novelty(toks: tuple[Token, ...], start: int, end: int, q: _Question) -> float:
+def _novelty(sent: _Sentence, first: int, last: int, q: _Question) -> float:
     """Share of the span's words that are not question words (0 = made only of question words)."""
-    inside = [t for t in toks if t[0] < end and t[1] > start]
+    inside = sent.toks[first : last + 1]
     if not inside:
         return 0.0
     new = sum(1 for t in inside if t[2] not in q.words and not (t[3] and t[3] in q.weights))
     return new / len(inside)
 
 
-def _best_span(
-    q: _Question, text: str, toks: tuple[Token, ...], match: _Match, w: ReaderWeights
-) -> tuple[int, int, float, str] | None:
-    """The sentence's best span as (start, end, local score, qtype), offsets into the sentence."""
+def _best_span(q: _Question, text: str, sent: _Sentence, match: _Match, w: ReaderWeights) -> tuple[int, int, float] | None:
+    """The sentence's best span as (start, end, local score), offsets into the sentence."""
     qtype = q.qtype
-    if qtype == "sentence" or (qtype == "thing" and not w.thing_spans):
-        return None
     if qtype == "thing":
-        cands = _noun_phrases(text, toks, q)
+        cands = _noun_phrases(text, sent, q)
     else:
-        cands = _typed_candidates(qtype, text, toks)
+        cands = _typed_candidates(qtype, text, sent.toks)
         fallback = NP_FALLBACK.get(qtype, 0.0)
         if fallback > 0:
-            cands += [(s, e, fit * fallback) for s, e, fit in _noun_phrases(text, toks, q)]
-    best: tuple[int, int, float, str] | None = None
+            cands += [(s, e, fit * fallback) for s, e, fit in _noun_phrases(text, sent, q)]
+    best: tuple[int, int, float] | None = None
+    floor = w.closeness_floor
     for start, end, fit in cands:
-        novelty = _novelty(toks, start, end, q)
+        if best is not None and fit <= best[2]:
+            continue  # cannot win: local <= fit
+        first, last = _token_range(sent, start, end)
+        novelty = _novelty(sent, first, last, q)
         if novelty <= 0:
             continue
-        close = _closeness(toks, start, end, match.positions)
-        local = fit * novelty * (w.closeness_floor + (1 - w.closeness_floor) * close)
+        local = fit * novelty * (floor + (1 - floor) * _closeness(first, last, match.positions))
         if best is None or local > best[2]:
-            best = (start, end, local, qtype)
+            best = (start, end, local)
     return best
 
 
@@ -573,24 +618,26 @@ def read(
     itself (qtype ``'sentence'``, whitespace trimmed) when the question wants a sentence or it
     holds no fitting span. Span score = sentence score x (``span_floor`` + (1 -
     ``span_floor``) x local score), where a whole sentence answering a typed question has
-    local score 0. Empty or blank sentences are skipped; ties keep the candidates' order.
+    local score 0 and one answering a ``sentence`` question 1. Blank sentences are skipped;
+    equal scores keep the candidates' order. Sentences whose best possible score cannot reach
+    the ``top_n`` best are not searched for spans (the result is the same).
     """
     if top_n <= 0 or not candidates:
         return []
     q = _question(question, idf)
-    typed = q.qtype not in ("sentence", "thing")
-    wsum = w_cos = weights.cosine + weights.lexical + weights.bigram + weights.proximity + weights.passage
+    wants_span = q.qtype != "sentence" and (q.qtype != "thing" or weights.thing_spans)
+    typed = wants_span and q.qtype != "thing"
+    wsum = weights.cosine + weights.lexical + weights.bigram + weights.proximity + weights.passage
     if typed:
-        wsum = w_cos + weights.type_fit
-    results: list[SpanCandidate] = []
+        wsum += weights.type_fit
+    if wsum <= 0:
+        wsum = 1.0
+    scored: list[tuple[float, int, float, _Sentence, _Match]] = []
     for index, cand in enumerate(candidates):
-        text = cand.text
-        lo, hi = _trim_whitespace(text)
-        if lo >= hi:
+        sent = _analyse(cand.text)
+        if not sent.toks and not cand.text.strip():
             continue
-        toks = tokenize(text)
-        match = _match(q, toks)
-        span = _best_span(q, text, toks, match, weights)
+        match = _match(q, sent)
         raw = (
             weights.cosine * max(0.0, min(1.0, cand.cosine))
             + weights.lexical * match.lexical
@@ -598,29 +645,30 @@ def read(
             + weights.proximity * match.proximity
             + weights.passage * max(0.0, min(1.0, cand.passage_score))
         )
+        bound = (raw + (weights.type_fit if typed else 0.0)) / wsum
+        scored.append((bound, index, raw, sent, match))
+    scored.sort(key=lambda x: (-x[0], x[1]))
+    best: list[tuple[float, int, SpanCandidate]] = []
+    floor = weights.span_floor
+    for bound, index, raw, sent, match in scored:
+        if len(best) >= top_n and min(1.0, bound) < best[-1][0]:
+            break
+        cand = candidates[index]
+        text = cand.text
+        span = _best_span(q, text, sent, match, weights) if wants_span else None
         if typed:
             raw += weights.type_fit * (span[2] if span is not None else 0.0)
-        sentence_score = raw / wsum if wsum > 0 else 0.0
+        sentence_score = min(1.0, max(0.0, raw / wsum))
         if span is None:
-            start, end, local, qtype = lo, hi, 0.0, "sentence"
-            if not typed:
-                local = 1.0 if q.qtype == "sentence" or not weights.thing_spans else 0.0
+            start, end = _trim_whitespace(text)
+            local, qtype = (0.0 if wants_span else 1.0), "sentence"
         else:
-            start, end, local, qtype = span
-        score = sentence_score * (weights.span_floor + (1 - weights.span_floor) * local)
-        results.append(
-            SpanCandidate(
-                sentence=index,
-                start=cand.start + start,
-                end=cand.start + end,
-                text=text[start:end],
-                qtype=qtype,
-                score=min(1.0, max(0.0, score)),
-                sentence_score=min(1.0, max(0.0, sentence_score)),
-            )
-        )
-    results.sort(key=lambda s: -s.score)
-    return results[:top_n]
+            (start, end, local), qtype = span, q.qtype
+        score = min(1.0, max(0.0, sentence_score * (floor + (1 - floor) * local)))
+        result = SpanCandidate(index, cand.start + start, cand.start + end, text[start:end], qtype, score, sentence_score)
+        bisect.insort(best, (score, index, result), key=lambda x: (-x[0], x[1]))
+        del best[top_n:]
+    return [r for _, _, r in best]
 
 
 def _trim_whitespace(text: str) -> tuple[int, int]:
@@ -632,7 +680,18 @@ def _trim_whitespace(text: str) -> tuple[int, int]:
     return lo, hi
 
 
+def warm_up(texts: Iterable[str]) -> None:
+    """Analyse sentences ahead of questions (tokens, stems, names, values), e.g. the corpus's at start-up.
+
+    Only speeds later :func:`read` calls; the caches keep the 16,384 most recent sentences.
+    """
+    for text in texts:
+        _analyse(text)
+        names(text)
+        find_values(text)
+
+
 def clear_caches() -> None:
     """Empty the per-text caches (tokens, stems, names, values, question types); for timing and tests."""
-    for cached in (tokenize, _stem, names, find_values, analyse_question, value_key):
+    for cached in (tokenize, _stem, _analyse, names, find_values, analyse_question, value_key):
         cached.cache_clear()

@@ -123,7 +123,8 @@ _VALUE_PATTERNS: Final[tuple[tuple[str, re.Pattern[str]], ...]] = tuple(
             rf"|\b(?:the\s+)?(?:\d{{1,2}}(?:st|nd|rd|th)|{_ORDINAL_WORD})[- ]century\b"
             rf"|\b(?:(?:AD|BC)\s+\d{{1,4}}|\d{{1,4}}\s+(?:AD|BC|BCE|CE))\b"
             rf"|\b\d{{1,2}}(?::\d\d)?\s?(?:a\.m\.|p\.m\.|(?i:am|pm)\b)|\b\d{{1,2}}:\d\d\b|\b(?:noon|midnight)\b"
-            rf"|\b(?:yesterday|today|tonight|tomorrow|(?:last|next|this)\s+(?:week|month|year|{_DAY}|weekend))\b"
+            rf"|\b(?i:yesterday|today|tonight|tomorrow|(?:last|next|this)\s+(?:week|month|year|weekend))\b"
+            rf"|\b(?i:last|next|this)\s+{_DAY}{_PART_OF_DAY}?\b"
             rf"|{_YEAR}(?:\s*[-–]\s*\d{{2,4}}\b)?",
         ),
         ("number", rf"{NUMBER}|{_VAGUE}"),
@@ -131,6 +132,24 @@ _VALUE_PATTERNS: Final[tuple[tuple[str, re.Pattern[str]], ...]] = tuple(
 )
 
 VALUE_KINDS: Final = frozenset(kind for kind, _ in _VALUE_PATTERNS)
+_PATTERNS: Final = dict(_VALUE_PATTERNS)
+
+# A value starts at a digit, a currency sign or one of these words: each says which patterns to try.
+_ALL_KINDS: Final = tuple(kind for kind, _ in _VALUE_PATTERNS)
+_DATE_STARTS: Final = (
+    "january february march april may june july august september october november december jan feb mar apr jun "
+    "jul aug sep sept oct nov dec monday tuesday wednesday thursday friday saturday sunday the ad bc noon midnight "
+    "yesterday today tonight tomorrow last next this early mid late " + _ORDINAL_WORD[3:-1].replace("|", " ")
+)
+_ANCHORS: Final[dict[str, tuple[str, ...]]] = (
+    {w: ("date",) for w in _DATE_STARTS.split()}
+    | {w: ("money",) for w in ("us", "nz", "hk", "c")}
+    | {w: ("age",) for w in ("aged", "age", "ages")}
+    | {w: ("duration", "number") for w in ("a", "an", "several", "few")}
+    | {w: _ALL_KINDS for w in [*WORD_NUMBERS, "tens", "hundreds", "thousands", "millions", "dozens"]}
+)
+_CURRENCY_CHARS: Final = "$£€¥₽"
+_SCAN = re.compile(r"[^\W_]+|[$£€¥₽]")
 
 
 @lru_cache(maxsize=8192)
@@ -138,21 +157,31 @@ def find_values(text: str) -> tuple[tuple[int, int, str], ...]:
     """All typed values in ``text`` as ``(start, end, kind)``, sorted by position.
 
     The same stretch may carry several kinds (``'aged 35'`` gives ``'35'`` as an age and as a
-    number); a value strictly inside a longer value of another kind is dropped
-    (``'1066'`` inside ``'5 March 1066'``, ``'25-year'`` inside ``'25-year-old'``).
+    number); a value strictly inside a longer value is dropped (``'1066'`` inside
+    ``'5 March 1066'``, ``'25-year'`` inside ``'25-year-old'``). Patterns are tried only where
+    a value can start (a digit, a currency sign, a number, month or day word ...).
     """
     found: list[tuple[int, int, str]] = []
-    for kind, pattern in _VALUE_PATTERNS:
-        for m in pattern.finditer(text):
-            group = "v" if m.groupdict().get("v") is not None else "w" if m.groupdict().get("w") is not None else 0
-            start, end = m.span(group)
-            start, end = _trim(text, start, end)
+    for anchor in _SCAN.finditer(text):
+        word = anchor.group()
+        first = word[0]
+        if first.isdigit():
+            kinds: tuple[str, ...] = _ALL_KINDS
+        elif first in _CURRENCY_CHARS:
+            kinds = ("money",)
+        else:
+            kinds = _ANCHORS.get(word.lower(), ())
+        for kind in kinds:
+            m = _PATTERNS[kind].match(text, anchor.start())
+            if m is None:
+                continue
+            groups = m.groupdict()
+            group = "v" if groups.get("v") is not None else "w" if groups.get("w") is not None else 0
+            start, end = _trim(text, *m.span(group))
             if end > start:
                 found.append((start, end, kind))
     result = {
-        (s, e, k)
-        for s, e, k in found
-        if not any(ts <= s and e <= te and te - ts > e - s and tk != k for ts, te, tk in found)
+        (s, e, k) for s, e, k in found if not any(ts <= s and e <= te and te - ts > e - s for ts, te, _ in found)
     }
     return tuple(sorted(result))
 

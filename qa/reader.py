@@ -383,7 +383,7 @@ def names(text: str) -> tuple[Name, ...]:
         j = i + 1
         while j < n:
             gap = text[toks[j - 1][1] : toks[j][0]]
-            if gap not in (" ", "-", ". ") and not (gap == "" and text[toks[j][0] - 1 : toks[j][0]] == "'"):
+            if not (gap in ("-", ". ") or (len(gap) == 1 and gap.isspace() and gap != "\n")):
                 break
             if _is_cap(toks, j, text) or (toks[j][2].isdigit() and j + 1 < n and _is_cap(toks, j + 1, text)):
                 j += 1

@@ -22,7 +22,7 @@ from filelock import FileLock, Timeout
 from qa import index as store
 from qa.config import Settings
 from qa.embed import Embedder
-from qa.errors import IndexCorruptError, IndexLockedError
+from qa.errors import CorpusError, IndexCorruptError, IndexLockedError
 from qa.ingest import FileRef, chunk_sentences, file_sha256, list_files, read_document, split_sentences
 from qa.lexical import BM25Index
 from qa.models import BuildReport, Chunk, ChunkingSettings, FileEntry, IndexManifest, Sentence, SkippedFile
@@ -254,6 +254,9 @@ def _build(settings: Settings, p: Plan, embedder: Embedder, progress: Progress |
             chunks=len(chunk_pieces), sentences=len(sent_pieces),
         )
 
+    if not chunks:  # bm25s and FAISS cannot hold an empty index; a build with nothing would answer nothing
+        first = f"; {len(skipped)} skipped, e.g. {skipped[0].source}: {skipped[0].reason}" if skipped else ""
+        raise CorpusError(f"nothing to index in {settings.corpus}: no .txt/.md file with text{first}")
     dim = embedder.dimension
     vectors = embedder.encode(
         todo_texts, settings.embedding.batch_size, lambda d, t: tick("embedding", d, t)

@@ -34,6 +34,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Final
 
 import Stemmer
@@ -477,11 +478,17 @@ _BREAK_WORDS: Final = frozenset(
     among within without across toward towards via per like unlike including include includes included""".split()
 )
 _EDGE_WORDS: Final = frozenset("the a an of and or".split())
-NP_MAX = 6
-NP_BASE = 0.6
-NP_FOCUS = 0.4
-NP_CAPS = 0.1
-NP_FALLBACK: dict[str, float] = {"place": 0.1, "organization": 0.1, "name": 0.1, "date": 0.1, "measure": 0.1}
+NP_MAX: Final = 6
+"""Longest noun phrase proposed, in words."""
+NP_BASE: Final = 0.6
+NP_FOCUS: Final = 0.4
+"""Added to a noun phrase's fit when it is next to the question's focus word."""
+NP_CAPS: Final = 0.1
+"""Added when it starts with a capital letter."""
+NP_FALLBACK: Final[Mapping[str, float]] = MappingProxyType(
+    {"place": 0.1, "organization": 0.1, "name": 0.1, "date": 0.1, "measure": 0.1}
+)
+"""Fit factor of noun phrases for typed questions whose sentence may lack a typed span (0: none)."""
 
 
 _VERBS: Final = frozenset(

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from qa.models import Citation, CorpusInfo, Response
 from qa.textsafe import one_line, visible
+from qa.tui.render import lines_label
 
 _SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#!|~&])")
 _LINE_MARKER = re.compile(r"^(\s*)([-+=]|\d+(?=[.)]))")
@@ -41,8 +42,7 @@ def quote(text: str) -> str:
 
 
 def _where(source: str, line_start: int, line_end: int) -> str:
-    lines = f"line {line_start}" if line_end <= line_start else f"lines {line_start}–{line_end}"
-    return f"{md(source)}, {lines}"
+    return f"{md(source)}, {lines_label(line_start, line_end)}"
 
 
 def _citation(citation: Citation) -> str:

@@ -45,9 +45,12 @@ def answer_in_sentence(answer: Answer) -> Text:
     return highlighted(answer.sentence, start, end)
 
 
+def lines_label(line_start: int, line_end: int) -> str:
+    return f"line {line_start}" if line_end <= line_start else f"lines {line_start}–{line_end}"
+
+
 def location(source: str, line_start: int, line_end: int) -> str:
-    lines = f"line {line_start}" if line_end <= line_start else f"lines {line_start}–{line_end}"
-    return f"{one_line(source)}, {lines}"
+    return f"{one_line(source)}, {lines_label(line_start, line_end)}"
 
 
 def corpus_summary(info: CorpusInfo) -> str:
@@ -78,7 +81,7 @@ class SourceView:
 
 
 def source_view(text: str, start: int, end: int, highlight: tuple[int, int] | None = None) -> SourceView:
-    """Number the lines of ``text``, cut out the lines of ``[start, end)`` and highlight ``highlight`` (default: that range)."""
+    """Number the lines of ``text``, cut out the lines of ``[start, end)``, highlight ``highlight`` (or that range)."""
     hl_start, hl_end = highlight or (start, end)
     exact = 0 <= start <= end <= len(text) and 0 <= hl_start <= hl_end <= len(text)
     start, end = _clamp(text, start, end)

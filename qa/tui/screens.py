@@ -35,7 +35,7 @@ from qa.tui.messages import (
     SourceRequested,
 )
 from qa.tui.palette import ChatCommands
-from qa.tui.render import corpus_summary, source_view
+from qa.tui.render import corpus_summary, lines_label, source_view
 from qa.tui.widgets import AnswerCard, ChatLog, ErrorLine, EvidencePanel, QuestionBubble, QuestionInput, StatusBar
 
 if TYPE_CHECKING:
@@ -344,7 +344,7 @@ class SourceScreen(Screen[None]):
 
     def on_mount(self) -> None:
         view = self.view
-        lines = f"line {view.line_start}" if view.line_end == view.line_start else f"lines {view.line_start}–{view.line_end}"
+        lines = lines_label(view.line_start, view.line_end)
         self.title = one_line(self.ref.source)
         self.sub_title = lines if view.exact else f"{lines} · the file changed since it was indexed"
         self.call_after_refresh(self._scroll_to_citation)

@@ -59,11 +59,13 @@ class SourceLink(Static, can_focus=True):
 
 def _highlight(citation: Citation, answer: Answer | None) -> tuple[int, int] | None:
     """The answer when the citation holds it, else the value this source gives, else None (the whole citation)."""
-    if answer is not None and answer.source == citation.source and citation.start <= answer.start <= answer.end <= citation.end:
-        return answer.start, answer.end
-    found = citation.text.find(citation.value) if citation.value else -1
-    if citation.value and found >= 0:
-        return citation.start + found, citation.start + found + len(citation.value)
+    if answer is not None and answer.source == citation.source:
+        if citation.start <= answer.start <= answer.end <= citation.end:
+            return answer.start, answer.end
+    if citation.value:
+        found = citation.text.find(citation.value)
+        if found >= 0:
+            return citation.start + found, citation.start + found + len(citation.value)
     return None
 
 
@@ -147,7 +149,8 @@ class EvidencePanel(VerticalScroll):
         if response is None:
             await self.mount_compose(self.compose())
             return
-        widgets: list[Widget] = [Static(Text.assemble(("Retrieved for  ", "bold"), literal(response.query or response.question)), markup=False, classes="query")]
+        query = Text.assemble(("Retrieved for  ", "bold"), literal(response.query or response.question))
+        widgets: list[Widget] = [Static(query, markup=False, classes="query")]
         for rank, passage in enumerate(response.passages, 1):
             widgets.append(SourceLink.for_passage(passage, rank))
             widgets.append(Static(literal(passage.text), markup=False, classes="passage"))

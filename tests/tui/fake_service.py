@@ -59,12 +59,16 @@ def _locate(source: str, needle: str) -> tuple[int, int, int, int]:
 
 def citation(source: str, sentence: str, value: str | None = None) -> Citation:
     start, end, line_start, line_end = _locate(source, sentence)
-    return Citation(source=source, start=start, end=end, line_start=line_start, line_end=line_end, text=sentence, value=value)
+    return Citation(
+        source=source, start=start, end=end, line_start=line_start, line_end=line_end, text=sentence, value=value
+    )
 
 
 def passage(source: str, text: str, score: float) -> Passage:
     start, end, line_start, line_end = _locate(source, text)
-    return Passage(source=source, start=start, end=end, line_start=line_start, line_end=line_end, score=score, text=text)
+    return Passage(
+        source=source, start=start, end=end, line_start=line_start, line_end=line_end, score=score, text=text
+    )
 
 
 def answer(source: str, sentence: str, text: str, score: float) -> Answer:
@@ -82,7 +86,10 @@ def zinin_response(question: str) -> Response:
         question=question,
         answered=True,
         answer=answer(ZININ_FILE, ZININ_SENTENCE, "Ruslan Zinin", 0.91),
-        citations=[citation(ZININ_FILE, ZININ_SENTENCE, "Ruslan Zinin"), citation(OTHER_FILE, OTHER_SENTENCE, "Ruslan Zinin")],
+        citations=[
+            citation(ZININ_FILE, ZININ_SENTENCE, "Ruslan Zinin"),
+            citation(OTHER_FILE, OTHER_SENTENCE, "Ruslan Zinin"),
+        ],
         passages=[
             passage(ZININ_FILE, ZININ_SENTENCE, 0.83),
             passage(OTHER_FILE, OTHER_SENTENCE, 0.79),

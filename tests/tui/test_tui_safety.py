@@ -52,7 +52,7 @@ async def test_markup_and_escapes_in_a_question_are_shown_literally(app: QAApp, 
 
         assert fake.asked == [(question, ())]  # the service gets the question as typed
         text = screen_text(app)
-        shown = "[@click=app.quit]why[/] [bold]x[/bold] [link=file:///etc/passwd]y[/link] \\x1b[2J \\x1b]52;c;aGk=\\x07 end"
+        shown = question.replace("\x1b", "\\x1b").replace("\x07", "\\x07")
         assert f"You  {shown}" in text
         assert not RAW_CONTROL.search(text)
         await pilot.click(QuestionBubble, offset=(8, 0))

@@ -53,12 +53,17 @@ def test_building_the_app_imports_no_model_stack() -> None:
     assert result.stdout.strip() == "[]"
 
 
-def _first_paint_seconds(timeout: float = 20.0) -> float:
-    """Launch `python -m qa.cli chat` in a pseudo-terminal; seconds until the chat's welcome text is drawn."""
+def first_paint_seconds(corpus: Path, index: Path, timeout: float = 30.0) -> tuple[float, float]:
+    """Launch `python -m qa.cli chat` in a pseudo-terminal; wall and CPU seconds until the welcome text is drawn.
+
+    The CPU time (the child's user + system time when its first frame arrives) does not grow when other
+    processes compete for the machine, so it is what the test bounds; on an idle machine the two agree.
+    """
     pid, fd = pty.fork()
     if pid == 0:  # the child becomes the app, exactly as a user starts it
         os.chdir(ROOT)
-        os.execv(sys.executable, [sys.executable, "-m", "qa.cli", "chat", "--index", str(ROOT / "index")])
+        command = ["-m", "qa.cli", "chat", "--corpus", str(corpus), "--index", str(index)]
+        os.execv(sys.executable, [sys.executable, *command])
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
     start = time.perf_counter()
     seen = b""
@@ -66,10 +71,15 @@ def _first_paint_seconds(timeout: float = 20.0) -> float:
         while time.perf_counter() - start < timeout:
             seen += _read(fd)
             if b"Ask a question about the articles" in seen:
-                return time.perf_counter() - start
+                return time.perf_counter() - start, _cpu_seconds(pid)
         raise AssertionError(f"no first paint within {timeout} s; output: {seen[-500:]!r}")
     finally:
         _stop(pid, fd)
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def _read(fd: int) -> bytes:
@@ -95,6 +105,8 @@ def _stop(pid: int, fd: int) -> None:
 
 
 @pytest.mark.slow
-def test_the_window_paints_well_under_a_second() -> None:
-    seconds = _first_paint_seconds()
-    assert seconds < 1.5, f"first paint took {seconds:.2f} s"
+def test_the_window_paints_well_under_a_second(tmp_path: Path) -> None:
+    (tmp_path / "corpus").mkdir()
+    wall, cpu = first_paint_seconds(tmp_path / "corpus", tmp_path / "index")
+    assert cpu < 1.0, f"first paint took {cpu:.2f} s of CPU ({wall:.2f} s wall)"
+    assert wall < 10, f"first paint took {wall:.2f} s"

@@ -106,11 +106,11 @@ def format_response(r) -> str:
     for notice in r.notices:
         out.append(f"note: {visible(notice)}")
     if not r.answered or r.answer is None:
-        out.append(f"{r.message or 'No answer in the corpus'}.")
+        out.append(f"{one_line(r.message or 'No answer in the corpus')}.")
         if r.passages:
             out.append("Closest passages:")
             for p in r.passages[:3]:
-                out.append(f"  {p.source}:{p.line_start}-{p.line_end} ({p.score:.2f})  {_clip(p.text)}")
+                out.append(f"  {one_line(p.source)}:{p.line_start}-{p.line_end} ({p.score:.2f})  {_clip(p.text)}")
         return "\n".join(out)
     a = r.answer
     out.append(f"Answer: {one_line(a.text)}   (score {a.score:.2f})")
@@ -124,7 +124,7 @@ def format_response(r) -> str:
             for cite in c.citations:
                 out.append(f"    {one_line(cite.source)}:{cite.line_start}  {_clip(cite.text)}")
     else:
-        out.append(f"{r.message}:")
+        out.append(f"{one_line(r.message)}:")
         for c in r.citations:
             out.append(f"  {one_line(c.source)}:{c.line_start}-{c.line_end}  {_clip(c.text)}")
     return "\n".join(out)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from qa.config import Settings, load_settings
 from qa.errors import QAError
+from qa.textsafe import one_line
 
 # Subcommand modules, in the order `qa --help` lists them.
 COMMAND_MODULES = ("qa.tui.command", "qa.commands", "qa.eval_cli", "qa.bench")
@@ -61,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(handler(args) or 0)
     except QAError as exc:
-        print(f"qa: {exc.title.lower()}: {exc}", file=sys.stderr)
+        print(f"qa: {exc.title.lower()}: {one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("qa: interrupted", file=sys.stderr)

@@ -145,6 +145,8 @@ class QAService:
     # -- asking ------------------------------------------------------------------------
 
     def ask(self, question: str, history: Sequence[str] = ()) -> Response:
+        if isinstance(question, str):  # lone surrogates (undecodable argv bytes) cannot be encoded or shown
+            question = _SURROGATE.sub("\ufffd", question)
         text, notices = self._check_question(question)
         history = tuple(h for h in (self._clean(h)[:self.settings.answer.max_question_chars] for h in history) if h)
         with self._lock:
@@ -222,7 +224,8 @@ class QAService:
             raise CorpusError(f"cannot show {source}: {exc}") from None
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def _model_label(model: str) -> str:

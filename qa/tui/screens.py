@@ -18,7 +18,7 @@ from textual.widget import Widget
 from textual.widgets import Footer, Header, Static
 
 from qa.errors import QAError
-from qa.models import BuildReport, CorpusInfo, Response
+from qa.models import CorpusInfo, Response
 from qa.textsafe import one_line
 from qa.tui.export import write_markdown
 from qa.tui.messages import (
@@ -112,22 +112,20 @@ class ChatScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="service")
     def _load(self, rebuild: bool, service: Service | None) -> None:
+        """Create the service (the real factory imports QAService here, off the UI thread) and prepare it."""
+
         def progress(stage: str, done: int, total: int) -> None:
             self.post_message(IndexProgress(stage, done, total))
 
-        created: list[Service] = [service] if service is not None else []
-
-        def load() -> tuple[BuildReport, CorpusInfo]:
-            if not created:
-                created.append(self._factory())  # the real factory imports QAService here, off the UI thread
-            report = created[0].rebuild(progress) if rebuild else created[0].prepare(progress)
-            return report, created[0].info()
-
-        result = _guarded(load)
+        ready = _guarded(self._factory) if service is None else service
+        if isinstance(ready, _Failure):
+            self.post_message(ServiceFailed(None, ready.title, ready.message))
+            return
+        result = _guarded(lambda: (ready.rebuild(progress) if rebuild else ready.prepare(progress), ready.info()))
         if isinstance(result, _Failure):
-            self.post_message(ServiceFailed(created[0] if created else None, result.title, result.message))
+            self.post_message(ServiceFailed(ready, result.title, result.message))
         else:
-            self.post_message(ServiceReady(created[0], result[1], result[0], rebuild))
+            self.post_message(ServiceReady(ready, result[1], result[0], rebuild))
 
     def on_index_progress(self, message: IndexProgress) -> None:
         self._progress = (message.stage, message.done, message.total)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 from fake_service import FakeService
 from tui_helpers import ask, screen_text, settle
 
+from qa.config import Settings
 from qa.errors import IndexCorruptError, ModelError
-from qa.tui.app import QAApp
+from qa.tui.app import QAApp, create_app
 from qa.tui.render import HIGHLIGHT
 from qa.tui.widgets import AnswerCard, ErrorLine, QuestionInput, StatusBar
 
@@ -187,3 +189,14 @@ async def test_palette_offers_the_chat_commands(app: QAApp, fake: FakeService) -
         await settle(pilot)
         assert fake.rebuilds == 1
         assert any("Index rebuilt: 3 files, 14 chunks" in n.message for n in app._notifications)
+
+
+async def test_a_service_that_cannot_be_created_is_reported(settings: Settings, tmp_path: Path) -> None:
+    def broken() -> FakeService:
+        raise ImportError("cannot import name 'QAService' from 'qa.service'")
+
+    app = create_app(settings, broken, export_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert "⚠ Unexpected error: ImportError: cannot import name 'QAService'" in screen_text(app)
+        assert app.is_running

@@ -26,6 +26,7 @@ def run_python(code: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_chat_subcommand_registers_without_importing_textual() -> None:
     result = run_python(
         "import argparse, sys\n"
@@ -41,6 +42,7 @@ def test_chat_subcommand_registers_without_importing_textual() -> None:
     assert result.stdout.strip() == "[]"
 
 
+@pytest.mark.slow
 def test_building_the_app_imports_no_model_stack() -> None:
     result = run_python(
         "import sys\n"

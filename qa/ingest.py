@@ -180,6 +180,12 @@ def split_sentences(text: str) -> list[Piece]:
             end = last.offset + len(last.value)
             if end <= start or not text[start:end].strip():
                 continue
+            # syntok ends a sentence without final punctuation with an empty token placed after the
+            # trailing white space, and counts some str.isspace() characters (\x1c-\x1f) as text.
+            while text[start].isspace():
+                start += 1
+            while text[end - 1].isspace():
+                end -= 1
             line_start = lines.line(start)
             line_end = lines.line(end - 1)
             out.append(Piece(start, end, line_start, line_end, text[start:end], paragraph=p_no))

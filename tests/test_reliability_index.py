@@ -25,7 +25,6 @@ import pytest
 from filelock import FileLock
 
 from helpers_reliability import (
-    FACT,
     FACT_QUESTION,
     assert_one_line_error,
     hashing_settings,

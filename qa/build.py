@@ -65,8 +65,10 @@ def plan(settings: Settings, force: bool = False) -> Plan:
     full = "full rebuild requested" if force else ""
     try:
         live = store.current_build(settings.index_dir) if settings.index_dir.exists() else None
-    except IndexCorruptError as exc:  # CURRENT unreadable or names no build: replace it
-        live, full = None, full or f"index damaged: {exc}"
+    except IndexCorruptError as exc:
+        if not (settings.index_dir / store.CURRENT).is_file():
+            raise  # e.g. CURRENT is a folder: replacing it would fail too
+        live, full = None, full or f"index damaged: {exc}"  # CURRENT names no build: replace it
     if live is None:
         full = full or "no index yet"
     else:

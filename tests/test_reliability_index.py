@@ -309,6 +309,17 @@ def test_damaged_index_folder_is_detected(small_base, tmp_path, name, damage, me
     assert plan(settings).full_reason.startswith(reason)
 
 
+def test_current_that_is_a_folder_is_one_line_not_a_crash(small_base, tmp_path):
+    """CURRENT replaced by a folder cannot be replaced atomically: report it, do not try to build."""
+    corpus, index_dir = _copy_state(small_base, tmp_path)
+    (index_dir / "CURRENT").unlink()
+    (index_dir / "CURRENT").mkdir()
+    settings = hashing_settings(corpus, index_dir)
+    for call in (lambda: refresh(settings, HashingEmbedder, force=True), lambda: QAService(settings).ask(FACT_QUESTION)):
+        with pytest.raises(IndexCorruptError, match=r"^cannot read .*CURRENT: Is a directory$"):
+            call()
+
+
 def _damage_cases(*names: str) -> list:
     return [pytest.param(*d, id=d[0]) for d in BUILD_DAMAGE if d[0] in names]
 

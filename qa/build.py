@@ -24,7 +24,7 @@ from qa.config import Settings
 from qa.embed import Embedder
 from qa.errors import CorpusError, IndexCorruptError, IndexLockedError
 from qa.ingest import FileRef, chunk_sentences, file_sha256, list_files, read_document, split_sentences
-from qa.lexical import BM25Index
+from qa.lexical import TOKENIZER_VERSION, BM25Index
 from qa.models import BuildReport, Chunk, ChunkingSettings, FileEntry, IndexManifest, Sentence, SkippedFile
 
 Progress = Callable[[str, int, int], None]
@@ -81,6 +81,8 @@ def plan(settings: Settings, force: bool = False) -> Plan:
             full = f"model changed ({manifest.model} -> {settings.embedding.model})"
         elif manifest.chunking != _chunking(settings):
             full = "chunking settings changed"
+        elif manifest.tokenizer != TOKENIZER_VERSION:
+            full = "tokenizer changed"
     p = Plan(refs=refs, skipped=skipped, manifest=manifest, live=live, full_reason=full)
     old = manifest.files if manifest is not None else {}
     for ref in refs:
@@ -283,6 +285,7 @@ def _build(settings: Settings, p: Plan, embedder: Embedder, progress: Progress |
         model_sha256=fingerprint,
         dimension=dim,
         chunking=_chunking(settings),
+        tokenizer=TOKENIZER_VERSION,
         index_type=kind,
         files=files,
         skipped=skipped,

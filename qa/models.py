@@ -82,6 +82,7 @@ class IndexManifest(_Frozen):
     model_sha256: str | None = Field(description="sha256 of the model weights file, when there is one.")
     dimension: int
     chunking: ChunkingSettings
+    tokenizer: int = Field(description="Version of the BM25 tokenizer (qa.lexical.TOKENIZER_VERSION).")
     index_type: str = Field(description="FAISS index type used for search: 'flat' or 'ivf'.")
     files: dict[str, FileEntry] = Field(description="Every corpus file seen, indexed or skipped for its content.")
     skipped: list[SkippedFile] = Field(default=[], description="Files not indexed, with the reason.")

@@ -37,8 +37,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Final
 
-import Stemmer
-
+from qa.lexical import STOPWORDS, Token, stem as _stem, terms, tokenize
 from qa.qtypes import analyse_question, classify_question
 from qa.values import find_values, same_value, value_key
 
@@ -108,56 +107,6 @@ class ReaderWeights:
 DEFAULT_WEIGHTS: Final = ReaderWeights()
 
 # --- tokens and terms ---------------------------------------------------------------------
-
-STOPWORDS: Final = frozenset(
-    """a about above after again against all also am an and any are aren't as at be because been before being
-    below between both but by can can't cannot could couldn't did didn't do does doesn't doing don't down during
-    each either else ever few for from further had hadn't has hasn't have haven't having he he'd he'll he's her
-    here here's hers herself him himself his how how's however i i'd i'll i'm i've if in into is isn't it it's its
-    itself just let's many may me might more most much must mustn't my myself neither no nor not now of off on
-    once only or other ought our ours ourselves out over own same shall shan't she she'd she'll she's should
-    shouldn't so some such than that that's the their theirs them themselves then there there's these they
-    they'd they'll they're they've this those through thus to too under until up upon us very via was wasn't we
-    we'd we'll we're we've were weren't what what's when when's where where's whether which while who who's whom
-    whose why why's will with within without won't would wouldn't yes yet you you'd you'll you're you've your
-    yours yourself yourselves""".split()
-)
-_TOKEN = re.compile(r"\d+(?:[.,]\d+)*(?:[^\W\d_]+)?|[^\W_]+(?:['’][^\W_]+)*")
-_STEMMER = Stemmer.Stemmer("english")
-
-Token = tuple[int, int, str, str]
-"""(start, end, lowercased word, stem or '' for a stopword), offsets into the analysed text."""
-
-
-@lru_cache(maxsize=65536)
-def _stem(word: str) -> str:
-    """Stem of a lowercased word, '' for a stopword."""
-    word = word.replace("’", "'")
-    if word in STOPWORDS:
-        return ""
-    if word.endswith(("isation", "isations")):
-        word = word.replace("isation", "ization")
-    return _STEMMER.stemWord(word)
-
-
-@lru_cache(maxsize=16384)
-def tokenize(text: str) -> tuple[Token, ...]:
-    """Word tokens of ``text`` with offsets, lowercased, and their stems (``''`` for stopwords)."""
-    lowered = text.lower()
-    if len(lowered) != len(text):  # a few characters change length when lowercased
-        return tuple((m.start(), m.end(), (w := m.group().lower()), _stem(w)) for m in _TOKEN.finditer(text))
-    out = []
-    for m in _TOKEN.finditer(text):
-        start, end = m.span()
-        word = lowered[start:end]
-        out.append((start, end, word, _stem(word)))
-    return tuple(out)
-
-
-def terms(text: str) -> list[str]:
-    """Lowercase stemmed content-word tokens of ``text`` (English Snowball stems, stopwords removed)."""
-    return [stem for _, _, _, stem in tokenize(text) if stem]
-
 
 # --- question ------------------------------------------------------------------------------
 

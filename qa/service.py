@@ -124,6 +124,9 @@ class QAService:
             )
         self._index, self._token = loaded, token
         self._answers.clear()
+        from qa.reader import warm_up
+
+        warm_up(s.text for s in loaded.sentences[:16384])  # sentence analysis off the question path
 
     def _current(self):
         """The live index, reloaded when another process has published a newer build."""

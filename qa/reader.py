@@ -39,7 +39,7 @@ from typing import Final
 
 from qa.lexical import STOPWORDS, Token, stem as _stem, terms, tokenize
 from qa.qtypes import analyse_question, classify_question
-from qa.values import find_values, same_value, value_key
+from qa.values import find_values, parse_number, same_value, value_key
 
 __all__ = [
     "ReaderWeights",
@@ -122,6 +122,8 @@ class _Question:
     """Lowercased question words (all, stopwords included), to keep spans off question words."""
     focus: str
     """Stem of the word a what/which question asks about, or ''."""
+    verb: str = ""
+    """For 'who <verb> ...' questions, the verb's stem: the answer is its subject."""
 
 
 def _question(question: str, idf: Mapping[str, float] | None) -> _Question:
@@ -137,6 +139,7 @@ def _question(question: str, idf: Mapping[str, float] | None) -> _Question:
         bigrams=bigrams,
         words=frozenset(word for _, _, word, _ in toks),
         focus=_stem(info.focus) if info.focus else "",
+        verb=toks[1][3] if len(toks) > 1 and toks[0][2] == "who" and toks[1][3] else "",
     )
 
 
@@ -240,24 +243,37 @@ Candidate = tuple[int, int, float]
 """(start, end, type fit) with offsets into the sentence."""
 
 
+MIN_FIT: Final = 0.3
+"""Candidates fitting the asked type less than this are not proposed: a place is no answer to 'who'."""
+MAX_AGE: Final = 130
+
+
 def _typed_candidates(qtype: str, text: str, toks: tuple[Token, ...]) -> list[Candidate]:
     out: list[Candidate] = []
     fits = _VALUE_FIT.get(qtype)
     if fits is not None:
         for start, end, kind in find_values(text):
             fit = fits.get(kind, 0.0)
-            if fit > 0:
+            if qtype == "age" and kind != "age" and not _plausible_age(text[start:end]):
+                continue
+            if fit >= MIN_FIT:
                 out.append((start, end, fit))
     if qtype in _NAME_QTYPES:
         for name in names(text):
             fit = name.fit(qtype)
-            if fit > 0:
+            if fit >= MIN_FIT:
                 out.append((name.start, name.end, fit))
     if qtype == "quote":
         for m in _QUOTE.finditer(text):
             start, end = m.span(1)
             out.append((start, end, 1.0))
     return out
+
+
+def _plausible_age(value: str) -> bool:
+    """A bare number can be an age only when it is a small whole number ('25', 'twenty-five')."""
+    number = parse_number(value.split()[0]) if value.split() else None
+    return number is not None and number == int(number) and 0 < number <= MAX_AGE
 
 
 @dataclass(frozen=True, slots=True)
@@ -534,6 +550,23 @@ def _novelty(sent: _Sentence, first: int, last: int, q: _Question) -> float:
     return new / len(inside)
 
 
+AGENT_BONUS: Final = 1.6
+"""Local-score factor for a name that is the subject of the question's verb ('Zinin who shot', 'shot by Zinin')."""
+_AGENT_GLUE: Final = frozenset("who that which then had has have was were allegedly reportedly also".split())
+
+
+def _is_agent(sent: _Sentence, first: int, last: int, verb: str) -> bool:
+    """Whether the question's verb follows the span (with at most two glue words between: 'X who
+    shot'), or the span follows 'VERB by' (passive: 'was shot by X')."""
+    toks = sent.toks
+    for k in range(last + 1, min(last + 4, len(toks))):
+        if toks[k][3] == verb:
+            return True
+        if toks[k][2] not in _AGENT_GLUE:
+            break
+    return first >= 2 and toks[first - 1][2] == "by" and toks[first - 2][3] == verb
+
+
 def _best_span(q: _Question, text: str, sent: _Sentence, match: _Match, w: ReaderWeights) -> tuple[int, int, float] | None:
     """The sentence's best span as (start, end, local score), offsets into the sentence."""
     qtype = q.qtype
@@ -554,6 +587,8 @@ def _best_span(q: _Question, text: str, sent: _Sentence, match: _Match, w: Reade
         if novelty <= 0:
             continue
         local = fit * novelty * (floor + (1 - floor) * _closeness(first, last, match.positions))
+        if q.verb and _is_agent(sent, first, last, q.verb):
+            local = min(1.0, local * AGENT_BONUS)
         if best is None or local > best[2]:
             best = (start, end, local)
     return best

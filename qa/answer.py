@@ -77,19 +77,46 @@ def calibration() -> dict:
         return json.load(fh)
 
 
-FEATURES = ("span", "sentence", "passage", "cosine", "coverage", "typed", "bm25")
+FEATURES = (
+    "span", "sentence", "passage", "cosine", "coverage", "typed", "bm25",
+    "sentence_coverage", "missing", "name_missing",
+)
 
 
-def features(span: SpanCandidate, cand: SentenceCandidate, top: Hit, coverage: float, typed: bool) -> dict:
+def features(
+    question: str, span: SpanCandidate, cand: SentenceCandidate, top: Hit, context: str, idf: dict[str, float]
+) -> dict:
+    """Evidence that the answer is right. ``context`` is the text of the answer's chunk.
+
+    Besides the reader's and retriever's scores: how much of the question (idf-weighted)
+    the chunk and the sentence cover, how rare the rarest question term missing from the
+    chunk is, and whether a name from the question is missing from it. Questions the
+    corpus cannot answer often ask about something the best passage never mentions.
+    """
+    qterms = terms(question)
+    have = set(terms(context))
+    missing = [idf.get(t, 1.0) for t in set(qterms) if t not in have]
+    top_idf = max((idf.get(t, 1.0) for t in qterms), default=1.0) or 1.0
     return {
         "span": span.score,
         "sentence": span.sentence_score,
         "passage": top.score,
         "cosine": cand.cosine,
-        "coverage": coverage,
-        "typed": 1.0 if typed else 0.0,
+        "coverage": coverage(qterms, context, idf),
+        "typed": 1.0 if span.qtype != "sentence" else 0.0,
         "bm25": top.bm25,
+        "sentence_coverage": coverage(qterms, cand.text, idf),
+        "missing": max(missing, default=0.0) / top_idf,
+        "name_missing": 1.0 if any(terms(n)[0] not in have for n in _question_names(question) if terms(n)) else 0.0,
     }
+
+
+_NAME_IN_QUESTION = re.compile(r"(?<=\S )[A-Z][\w'’-]+")
+
+
+def _question_names(question: str) -> list[str]:
+    """Capitalised words of a question other than its first word ('Who met Putin in Sochi?')."""
+    return _NAME_IN_QUESTION.findall(question)
 
 
 def answer_probability(feats: dict) -> float:
@@ -170,9 +197,8 @@ def compose(
         return Response(answered=False, message=NO_ANSWER, **base)
     best = spans[0]
     cand = evidence.candidates[best.sentence]
-    qterms = terms(reader_question)
-    chunk_text = index.chunks[index.sentences[evidence.sentences[best.sentence].id].chunk].text
-    feats = features(best, cand, hits[0], coverage(qterms, chunk_text, index.bm25.idf), best.qtype != "sentence")
+    chunk_text = index.chunks[evidence.sentences[best.sentence].chunk].text
+    feats = features(reader_question, best, cand, hits[0], chunk_text, index.bm25.idf)
     score = answer_probability(feats)
     if explain is not None:
         explain.update(features=feats, text=best.text, qtype=best.qtype, score=score)

@@ -322,6 +322,9 @@ _PLACE_BEFORE: Final = frozenset(
 )
 _PLACE_OF: Final = frozenset("city town village region province republic capital state country port district".split())
 _PERSON_AFTER: Final = frozenset("said says told added wrote stated who aged".split())
+_COMPASS: Final = frozenset(
+    "north south east west northeast northwest southeast southwest northern southern eastern western central".split()
+)
 _DEMONYM_ENDINGS: Final = ("ian", "ean", "ese", "ish")
 _PLACE_SUFFIXES: Final = ("sk", "grad", "burg", "stan", "land", "ia", "abad", "pol", "ville", "shire")
 _CALENDAR: Final = frozenset(
@@ -407,8 +410,10 @@ def _name(text: str, toks: tuple[Token, ...], i: int, j: int) -> list[Name]:
     place = 0.9 if any(w in _PLACE_WORDS for w in words) else 0.0
     if before in _PLACE_BEFORE and "," not in prev_text:
         place = max(place, 0.7)
-    if before == "of" and before2 in _PLACE_OF:
-        place = max(place, 0.9)
+    if before == "of" and (before2 in _PLACE_OF or before2 in _COMPASS):
+        place = max(place, 0.9)  # 'city of Ust-Ilimsk', '600 miles east of Moscow'
+    if before in _COMPASS and not prev_text.strip():
+        place = max(place, 0.6)
     if text[end : end + 2] == ", " and j < len(toks) and _is_cap(toks, j, text):
         place = max(place, 0.6)
     if words[-1].endswith(_PLACE_SUFFIXES):
@@ -432,7 +437,19 @@ def _name(text: str, toks: tuple[Token, ...], i: int, j: int) -> list[Name]:
         person = place = org = 0.15
     initial = _sentence_initial(toks, i, text) and j - i == 1
     scale = 0.6 if initial else 1.0
+    if _title_case(text):
+        scale *= 0.5  # a headline: every word is capitalised, so capitals say little
     return [Name(start, end, person * scale, place * scale, org * scale)]
+
+
+@lru_cache(maxsize=8192)
+def _title_case(text: str) -> bool:
+    """Whether most content words are capitalised, as in a headline."""
+    toks = tokenize(text)
+    content = [t for t in toks if t[3] and not t[2][0].isdigit()]
+    if len(content) < 4:
+        return False
+    return sum(1 for t in content if text[t[0]].isupper()) >= 0.7 * len(content)
 
 
 _BREAK_WORDS: Final = frozenset(

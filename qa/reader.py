@@ -256,6 +256,8 @@ def _typed_candidates(qtype: str, text: str, toks: tuple[Token, ...]) -> list[Ca
             fit = fits.get(kind, 0.0)
             if qtype == "age" and kind != "age" and not _plausible_age(text[start:end]):
                 continue
+            if kind == "number" and _vague(text[start:end]):
+                fit *= VAGUE_FIT  # 'thousands', 'dozens': an answer only when nothing precise is said
             if fit >= MIN_FIT:
                 out.append((start, end, fit))
     if qtype in _NAME_QTYPES:
@@ -268,6 +270,16 @@ def _typed_candidates(qtype: str, text: str, toks: tuple[Token, ...]) -> list[Ca
             start, end = m.span(1)
             out.append((start, end, 1.0))
     return out
+
+
+VAGUE_FIT: Final = 0.5
+
+
+def _vague(value: str) -> bool:
+    """A quantity with no figure in it ('thousands', 'tens of thousands', 'several hundred')."""
+    return not any(ch.isdigit() for ch in value) and not any(
+        parse_number(w) is not None for w in value.lower().replace("-", " ").split()
+    )
 
 
 def _plausible_age(value: str) -> bool:

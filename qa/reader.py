@@ -272,7 +272,7 @@ def _typed_candidates(qtype: str, text: str, toks: tuple[Token, ...]) -> list[Ca
     return out
 
 
-VAGUE_FIT: Final = 0.5
+VAGUE_FIT: Final = 0.3
 
 
 def _vague(value: str) -> bool:

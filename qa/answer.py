@@ -19,7 +19,7 @@ import numpy as np
 from qa.index import LoadedIndex
 from qa.lexical import terms, words
 from qa.models import Answer, Citation, Conflict, Passage, Response, Sentence
-from qa.reader import SentenceCandidate, SpanCandidate, read, same_value
+from qa.reader import SentenceCandidate, SpanCandidate, is_vague, read, same_value
 from qa.retrieve import Hit, diverse
 
 NO_ANSWER = "No answer in the corpus"
@@ -257,6 +257,8 @@ def _sources(
         if agree:
             support[source] = _citation(agree[0][1], agree[0][0])
             continue
+        # 'thousands' does not contradict '261,000': vague quantities are no conflicting value.
+        relevant = [(sp, st) for sp, st in relevant if not is_vague(sp.text) or is_vague(best.text)]
         if relevant:
             sims = [float(index.sentence_vectors[st.id] @ best_vec) for _, st in relevant]
             i = int(np.argmax(sims))

@@ -47,6 +47,7 @@ __all__ = [
     "SpanCandidate",
     "classify_question",
     "read",
+    "is_vague",
     "same_value",
     "terms",
     "value_key",
@@ -256,7 +257,7 @@ def _typed_candidates(qtype: str, text: str, toks: tuple[Token, ...]) -> list[Ca
             fit = fits.get(kind, 0.0)
             if qtype == "age" and kind != "age" and not _plausible_age(text[start:end]):
                 continue
-            if kind == "number" and _vague(text[start:end]):
+            if kind == "number" and is_vague(text[start:end]):
                 fit *= VAGUE_FIT  # 'thousands', 'dozens': an answer only when nothing precise is said
             if fit >= MIN_FIT:
                 out.append((start, end, fit))
@@ -275,7 +276,7 @@ def _typed_candidates(qtype: str, text: str, toks: tuple[Token, ...]) -> list[Ca
 VAGUE_FIT: Final = 0.3
 
 
-def _vague(value: str) -> bool:
+def is_vague(value: str) -> bool:
     """A quantity with no figure in it ('thousands', 'tens of thousands', 'several hundred')."""
     return not any(ch.isdigit() for ch in value) and not any(
         parse_number(w) is not None for w in value.lower().replace("-", " ").split()

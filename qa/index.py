@@ -19,7 +19,6 @@ live. Nothing is pickled.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -30,6 +29,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from qa.errors import IndexCorruptError
+from qa.ingest import file_sha256
 from qa.lexical import BM25Index
 from qa.models import Chunk, IndexManifest, Sentence
 
@@ -176,7 +176,7 @@ def write_build(
     names = (*HASHED, *SIZED, *(f"bm25/{p.name}" for p in sorted((tmp / "bm25").iterdir())))
     files = {name: {"bytes": (tmp / name).stat().st_size} for name in names}
     for name in HASHED:
-        files[name]["sha256"] = _sha256(tmp / name)
+        files[name]["sha256"] = file_sha256(tmp / name)
     payload = manifest.model_dump(mode="json") | {"index_files": files}
     _write_text(tmp / "manifest.json", json.dumps(payload, indent=2, sort_keys=True))
     for path in tmp.rglob("*"):
@@ -252,7 +252,7 @@ def verify_build(folder: Path) -> IndexManifest:
             raise IndexCorruptError(f"index file {name} is missing from {folder}") from None
         if size != info.get("bytes"):
             raise IndexCorruptError(f"index file {name} has {size} bytes, expected {info.get('bytes')} (truncated?)")
-        if "sha256" in info and _sha256(path) != info["sha256"]:
+        if "sha256" in info and file_sha256(path) != info["sha256"]:
             raise IndexCorruptError(f"index file {name} was modified after the build (checksum mismatch)")
     if not (folder / "bm25" / "params.index.json").is_file():
         raise IndexCorruptError(f"index folder {folder / 'bm25'} is missing")
@@ -335,14 +335,6 @@ def _write_text(path: Path, text: str) -> None:
         fh.write(text)
         fh.flush()
         os.fsync(fh.fileno())
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _fsync(path: Path) -> None:

@@ -25,9 +25,11 @@ from qa.retrieve import Hit, diverse
 NO_ANSWER = "No answer in the corpus"
 READER_CHUNKS = 8  # best chunks whose sentences the reader sees
 PER_SOURCE_POOL = 30  # ... plus the best chunk of every source among this many
-SUPPORT_RATIO = 0.55  # a source's span must score this share of the best span to count
+CONFLICT_RATIO = 0.55  # a conflicting value must score this share of the answer's score
 SAME_SENTENCE_COS = 0.72  # for sentence answers: another source's sentence this close says the same
 CONFLICT_COS = 0.5  # a different value counts as a conflict only in a sentence this close to the answer's
+AGREE_RATIO = 0.35  # the same value in another source supports the answer from this share of its score
+QUALITY_SLACK = 0.25  # a conflicting span may fit its sentence this much worse than the answer fits its own
 
 
 # --- follow-up questions --------------------------------------------------------------
@@ -229,17 +231,19 @@ def _sources(
 ) -> tuple[list[Citation], list[Conflict]]:
     """Citations of every source that supports the answer, and conflicting values with theirs.
 
-    A source supports the answer when one of its relevant spans (same type, scoring at least
-    SUPPORT_RATIO of the best) has the same value. It conflicts when it has no such span but
-    reports the same fact with another value: its relevant span whose sentence is closest in
-    meaning to the answer's sentence, if that closeness reaches CONFLICT_COS. For sentence
-    answers, a source supports when one of its sentences says nearly the same thing.
+    A source supports the answer when one of its spans of the same type (scoring at least
+    AGREE_RATIO of the answer) has the same value. It conflicts when it has no such span but
+    reports the same fact with another value: among its spans that answer as well as ours
+    (CONFLICT_RATIO, QUALITY_SLACK, not vague), the one whose sentence is closest in meaning
+    to the answer's sentence and to the question, if its closeness to the answer's sentence
+    reaches CONFLICT_COS. For sentence answers,
+    a source supports when one of its sentences says nearly the same thing.
     """
     best_sent = evidence.sentences[best.sentence]
     best_vec = index.sentence_vectors[best_sent.id]
     support: dict[str, Citation] = {best_sent.source: _citation(best_sent, best)}
     by_source: dict[str, list[tuple[SpanCandidate, Sentence]]] = {}
-    floor = best.score * SUPPORT_RATIO
+    floor = best.score * CONFLICT_RATIO
     for span in spans[1:]:
         sent = evidence.sentences[span.sentence]
         if sent.source != best_sent.source:
@@ -252,16 +256,25 @@ def _sources(
             if sims[i] >= SAME_SENTENCE_COS:
                 support[source] = _citation(found[i][1], None)
             continue
-        relevant = [(sp, st) for sp, st in found if sp.qtype == best.qtype and sp.score >= floor]
-        agree = [(sp, st) for sp, st in relevant if same_value(sp.text, best.text, best.qtype)]
+        same_type = [(sp, st) for sp, st in found if sp.qtype == best.qtype]
+        agree = [(sp, st) for sp, st in same_type
+                 if sp.score >= best.score * AGREE_RATIO and same_value(sp.text, best.text, best.qtype)]
         if agree:
             support[source] = _citation(agree[0][1], agree[0][0])
             continue
-        # 'thousands' does not contradict '261,000': vague quantities are no conflicting value.
-        relevant = [(sp, st) for sp, st in relevant if not is_vague(sp.text) or is_vague(best.text)]
+        # A conflicting value must answer the question as well as ours does: a relevant
+        # sentence, a span as good inside its sentence, and not a vague quantity
+        # ('thousands' does not contradict '261,000').
+        relevant = [
+            (sp, st) for sp, st in same_type
+            if sp.score >= floor and _span_quality(sp) >= _span_quality(best) - QUALITY_SLACK
+            and (not is_vague(sp.text) or is_vague(best.text))
+        ]
         if relevant:
+            # The same fact: close to the answer's sentence and to the question alike.
             sims = [float(index.sentence_vectors[st.id] @ best_vec) for _, st in relevant]
-            i = int(np.argmax(sims))
+            fit = [sim + evidence.candidates[sp.sentence].cosine for sim, (sp, _) in zip(sims, relevant)]
+            i = int(np.argmax(fit))
             if sims[i] >= CONFLICT_COS:
                 conflicting[source] = relevant[i]
     citations = list(support.values())
@@ -279,6 +292,11 @@ def _sources(
         Conflict(value=value, sources=sorted({c.source for c in cites}), citations=cites) for value, cites in groups
     ]
     return citations, conflicts
+
+
+def _span_quality(span: SpanCandidate) -> float:
+    """How well the span answers within its sentence (its score relative to the sentence's)."""
+    return span.score / span.sentence_score if span.sentence_score > 0 else 0.0
 
 
 def _citation(sent: Sentence, span: SpanCandidate | None) -> Citation:

@@ -46,7 +46,7 @@ def assert_offsets(r: Response) -> None:
     ("question", "expected"),
     [
         ("Who shot the recruiting officer in Irkutsk?", "Zinin"),
-        ("In which city did the shooting happen?", "Ust-Ilimsk"),
+        ("In which Siberian city was the military commissioner shot?", "Ust-Ilimsk"),
         ("How many people were killed in the school shooting in Izhevsk?", "13"),
         ("What was the name of the military commissar who was shot?", "Eliseev"),
     ],

@@ -97,15 +97,17 @@ def test_chunks_are_exact_slices_of_whole_sentences(text, max_tokens, overlap, r
 @FAST
 @given(any_text, st.booleans(), st.booleans())
 def test_decoding_removes_only_a_leading_bom(text, bom, crlf):
-    assume(text.strip())
     if crlf:
         text = text.replace("\n", "\r\n")
     data = ((BOM if bom else "") + text).encode("utf-8")
+    # exactly one leading BOM goes: the added one, or else the text's own
+    expected = text if bom or not text.startswith(BOM) else text[1:]
+    assume(expected.strip())
     if "\x00" in text:
         with pytest.raises(ValueError, match="binary"):
             decode(data)
         return
-    assert decode(data) == text
+    assert decode(data) == expected
 
 
 # --- reader spans ----------------------------------------------------------------------------

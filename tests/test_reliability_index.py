@@ -67,14 +67,21 @@ def _temps(index_dir: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def crash_base(tmp_path_factory) -> tuple[Path, tuple]:
-    """A corpus whose build takes about a second with the hashing model, indexed once."""
+def crash_base(tmp_path_factory) -> tuple[Path, tuple, float]:
+    """A corpus whose build takes about a second with the hashing model, indexed once, and how
+    long a `qa index --rebuild` of it takes here (timed kill points are fractions of that)."""
     base = tmp_path_factory.mktemp("crash-base")
     make_corpus(base / "corpus", files=20, sentences=40, seed=1)
     settings = hashing_settings(base / "corpus", base / "index")
     service = QAService(settings)
     service.prepare()
-    return base, _answer_key(service.ask(FACT_QUESTION))
+    timing = tmp_path_factory.mktemp("crash-timing")
+    corpus, index_dir = _copy_state(base, timing)
+    start = time.monotonic()
+    proc = popen_qa("index", "--rebuild", "--corpus", str(corpus), "--index", str(index_dir), cwd=timing)
+    proc.communicate(timeout=120)
+    assert proc.returncode == 0
+    return base, _answer_key(service.ask(FACT_QUESTION)), time.monotonic() - start
 
 
 def _wait_for(proc, condition: Callable[[], bool], deadline: float) -> None:
@@ -103,10 +110,10 @@ def _kill_point(kind: str, index_dir: Path, baseline: str) -> Callable[[], bool]
     return points[kind]
 
 
-CRASH_POINTS = [
-    ("at", 0.15),  # while Python starts and imports
-    ("at", 0.7),  # planning / reading the corpus
-    ("at", 1.2),  # reading, embedding or writing, depending on the machine
+CRASH_POINTS = [  # "at": a fraction of the time a whole build takes on this machine
+    ("at", 0.1),  # while Python starts and imports
+    ("at", 0.3),  # planning / reading the corpus
+    ("at", 0.55),  # reading, embedding or writing, depending on the machine
     ("when", "tmp-created"),
     ("when", "tmp-bm25"),
     ("when", "renamed"),
@@ -117,7 +124,7 @@ CRASH_POINTS = [
 @pytest.mark.slow
 @pytest.mark.parametrize("how,point", CRASH_POINTS, ids=[f"{h}-{p}" for h, p in CRASH_POINTS])
 def test_sigkill_during_build_keeps_a_working_index(crash_base, tmp_path, how, point):
-    base, expected = crash_base
+    base, expected, build_s = crash_base
     corpus, index_dir = _copy_state(base, tmp_path)
     settings = hashing_settings(corpus, index_dir)
     assert plan(settings).up_to_date
@@ -127,7 +134,7 @@ def test_sigkill_during_build_keeps_a_working_index(crash_base, tmp_path, how, p
     proc = popen_qa("index", "--rebuild", "--corpus", str(corpus), "--index", str(index_dir), cwd=tmp_path)
     start = time.monotonic()
     if how == "at":
-        time.sleep(max(0.0, start + point - time.monotonic()))
+        time.sleep(max(0.0, start + point * build_s - time.monotonic()))
     else:
         _wait_for(proc, _kill_point(point, index_dir, baseline), start + 60)
     assert proc.poll() is None, "the build finished before the kill point"

@@ -187,6 +187,7 @@ def measure(
         "torch_threads": _torch_threads(),
         "loadavg_start": load_before,
         "loadavg_end": _loadavg(),
+        "bench_peak_rss_mb": _self_peak_rss_mb(),
         "python": platform.python_version(),
         "versions": _versions(),
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -351,6 +352,14 @@ def _loadavg() -> list[float] | None:
         return [round(x, 2) for x in os.getloadavg()]
     except OSError:
         return None
+
+
+def _self_peak_rss_mb() -> float | None:
+    try:
+        import resource
+    except ImportError:
+        return None
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def _torch_threads() -> int | None:

@@ -40,7 +40,7 @@ class Plan:
     scale_sizes: tuple[int, ...]
 
 
-QUICK = Plan(True, 2, 1, 3, 3, 3, 1, 5, QUICK_SCALE_SIZES)
+QUICK = Plan(True, 1, 1, 3, 3, 3, 1, 5, QUICK_SCALE_SIZES)
 FULL = Plan(False, None, 2, 5, 5, 5, 2, 9, SCALE_SIZES)
 
 # name -> (comparison, threshold, description); checked by :func:`targets`.

@@ -63,7 +63,7 @@ def make_bench_corpus(folder: Path, squad: Path | None, seeds: Path, max_article
         articles = squad_articles(squad)[:max_articles]
         n_par = sum(len(p) for _, p in articles)
         write_articles(rotated(articles, copies), folder)
-        what = f"SQuAD 2.0 dev ({squad.name}): {len(articles)} articles, {n_par} paragraphs"
+        what = f"SQuAD 2.0 dev ({squad.name}): {len(articles)} article(s), {n_par} paragraphs"
         return what + (f", x{copies} with paragraphs rotated" if copies > 1 else "")
     articles = seed_articles(seeds)
     n = 8 * copies if max_articles is None else 3

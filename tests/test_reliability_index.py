@@ -385,7 +385,7 @@ def test_two_qa_index_runs_at_once_build_once_and_leave_a_valid_index(tmp_path):
     args = ("index", "--corpus", str(corpus), "--index", str(index_dir))
     procs = [popen_qa(*args, cwd=tmp_path) for _ in range(2)]
     outs = [p.communicate(timeout=120) for p in procs]
-    for proc, (out, err) in zip(procs, outs):
+    for proc, (_out, err) in zip(procs, outs):
         assert proc.returncode == 0, err
         assert "Traceback" not in err
     # The lock serialised them: exactly one of the two embedded the corpus.

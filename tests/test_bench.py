@@ -17,7 +17,6 @@ import pytest
 from qa import bench
 from qa.benchmarks import scale, stats
 from qa.benchmarks.corpus import make_bench_corpus, rotated, squad_articles
-
 from qa.config import load_settings, with_updates
 
 CONTRACT_KEYS = {

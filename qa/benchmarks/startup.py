@@ -95,7 +95,9 @@ def run_child(cmd: list[str], timeout: float = 900.0, check: bool = True) -> Chi
 def _spawn_direct(cmd: list[str], timeout: float) -> str:
     """Run ``cmd`` straight from this process; return its stdout (for the first-paint child)."""
     try:
-        done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, env=child_env(), timeout=timeout)
+        done = subprocess.run(
+            cmd, stdin=subprocess.DEVNULL, capture_output=True, env=child_env(), timeout=timeout, check=False
+        )
     except subprocess.TimeoutExpired:
         raise ChildFailed(f"{' '.join(cmd[:4])} ... did not finish in {timeout:.0f} s") from None
     if done.returncode != 0:

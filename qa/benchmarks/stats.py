@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Sequence
 
 
@@ -58,14 +57,3 @@ def recall_at_k(found, truth) -> float:
             total += 1.0
     return total / len(rows)
 
-
-class Stopwatch:
-    """``with Stopwatch() as sw: ...`` then ``sw.seconds``."""
-
-    def __enter__(self) -> Stopwatch:
-        self.seconds = math.nan
-        self._t0 = time.perf_counter()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.seconds = time.perf_counter() - self._t0

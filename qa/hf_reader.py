@@ -97,6 +97,19 @@ class TransformersReader:
         model.eval()
         self._tokenizer, self._model = tokenizer, model
 
+    def _clip_question(self, question: str) -> str:
+        """Cut the question so each window keeps more than ``stride`` tokens of passage.
+
+        The tokenizer refuses to split a passage into windows when the question alone leaves
+        no room for it ("sequence to truncate too short").
+        """
+        room = max(1, (self.max_length - self.stride) // 2)
+        enc = self._tokenizer(question, add_special_tokens=False, return_offsets_mapping=True)
+        offsets = enc["offset_mapping"]
+        if len(offsets) <= room:
+            return question
+        return question[: offsets[room - 1][1]]
+
     def read(self, question: str, passages: Sequence[Passage], top_n: int = 5) -> list[ModelSpan]:
         """Best spans first, at most one per passage, at most ``top_n``; passages without text are skipped."""
         if top_n <= 0 or not question.strip():
@@ -108,6 +121,7 @@ class TransformersReader:
         import torch
 
         tokenizer, model = self._tokenizer, self._model
+        question = self._clip_question(question)
         pad_right = tokenizer.padding_side == "right"
         enc = tokenizer(
             [question] * len(items) if pad_right else [p[2] for _, p in items],

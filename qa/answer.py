@@ -177,6 +177,30 @@ def gather(index: LoadedIndex, hits: Sequence[Hit], qvec: np.ndarray) -> Evidenc
     return Evidence(sentences, candidates)
 
 
+def model_spans(span_reader, question: str, index: LoadedIndex, hits: Sequence[Hit], evidence: Evidence) -> list[SpanCandidate]:
+    """Spans from a transformers QA model over the best chunks, placed in their sentences.
+
+    A span that runs past its sentence is cut at the sentence's end, so the answer is
+    still shown inside one verbatim sentence.
+    """
+    passages = [(index.chunks[h.chunk].source, index.chunks[h.chunk].start, index.chunks[h.chunk].text)
+                for h in hits[:READER_CHUNKS]]
+    where = {(s.source, s.start): i for i, s in enumerate(evidence.sentences)}
+    by_source: dict[str, list[Sentence]] = {}
+    for s in evidence.sentences:
+        by_source.setdefault(s.source, []).append(s)
+    out: list[SpanCandidate] = []
+    for ms in span_reader.read(question, passages, top_n=READER_CHUNKS):
+        sent = next((s for s in by_source.get(ms.source, []) if s.start <= ms.start < s.end), None)
+        if sent is None:
+            continue
+        end = min(ms.end, sent.end)
+        text = sent.text[ms.start - sent.start : end - sent.start]
+        if text.strip():
+            out.append(SpanCandidate(where[(sent.source, sent.start)], ms.start, end, text, "span", ms.score, ms.score))
+    return out
+
+
 def compose(
     question: str,
     reader_question: str,
@@ -189,12 +213,16 @@ def compose(
     total_sources: int,
     notices: Sequence[str] = (),
     explain: dict | None = None,
+    span_reader=None,
 ) -> Response:
     """Build the Response. ``explain``, when given, receives the reader's features (for calibration)."""
     passages = [_passage(index, h) for h in diverse(index, hits, top_k)]
     base = dict(question=question, passages=passages, total_sources=total_sources, notices=list(notices), query=query)
     evidence = gather(index, hits, qvec)
-    spans = read(reader_question, evidence.candidates, index.bm25.idf, top_n=len(evidence.candidates)) if evidence.candidates else []
+    if span_reader is not None:
+        spans = model_spans(span_reader, reader_question, index, hits, evidence)
+    else:
+        spans = read(reader_question, evidence.candidates, index.bm25.idf, top_n=len(evidence.candidates))
     if not spans:
         return Response(answered=False, message=NO_ANSWER, **base)
     best = spans[0]

@@ -95,6 +95,11 @@ class TransformersReader:
             )
         model.to(self.device)
         model.eval()
+        # Windows must fit the model: a small model reads fewer positions than max_length.
+        positions = getattr(model.config, "max_position_embeddings", None)
+        if isinstance(positions, int) and 8 <= positions < self.max_length:
+            self.stride = min(self.stride, positions // 3)
+            self.max_length = positions
         self._tokenizer, self._model = tokenizer, model
 
     def _clip_question(self, question: str) -> str:

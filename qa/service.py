@@ -60,8 +60,19 @@ class QAService:
         self._token: str | None = None
         self._lock = threading.RLock()
         self._answers: OrderedDict[tuple[str, tuple[str, ...]], Response] = OrderedDict()
+        self._span_reader = None
 
     # -- set-up ------------------------------------------------------------------------
+
+    @property
+    def span_reader(self):
+        """The optional transformers span reader (``answer.reader_model``), loaded on first use."""
+        name = self.settings.answer.reader_model
+        if name and self._span_reader is None:
+            from qa.hf_reader import TransformersReader
+
+            self._span_reader = TransformersReader(name, device=self.settings.embedding.device)
+        return self._span_reader
 
     @property
     def embedder(self) -> "Embedder":
@@ -78,6 +89,8 @@ class QAService:
             warm = getattr(self.embedder, "warm_up", None)
             if warm is not None:
                 warm()
+            if self.span_reader is not None:
+                self.span_reader.warm_up()
             return report
 
     def rebuild(self, progress: Progress | None = None) -> BuildReport:
@@ -186,6 +199,7 @@ class QAService:
         response = compose(
             question, reader_q, query, index, hits, qvec, s.retrieval.top_k, s.answer.min_score,
             total_sources=index.manifest.counts.get("files", 0), notices=notices, explain=explain,
+            span_reader=self.span_reader,
         )
         self._answers[key] = response
         while len(self._answers) > 256:

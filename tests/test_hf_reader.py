@@ -127,3 +127,27 @@ def test_folder_without_a_model_is_a_model_error(tmp_path: Path) -> None:
 def test_invalid_settings_fail_at_once(kwargs: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         TransformersReader(**kwargs)
+
+
+def test_service_uses_the_configured_model_reader(tiny_model: Path, tmp_path: Path) -> None:
+    """With answer.reader_model set, ask() answers with the model's spans, placed in their sentences."""
+    import shutil
+
+    from qa.config import load_settings, with_updates
+    from qa.service import QAService
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "seeds", corpus)
+    settings = with_updates(
+        load_settings(corpus=corpus, index_dir=tmp_path / "index"),
+        embedding={"model": "hashing"},
+        answer={"reader_model": str(tiny_model), "min_score": 0.0},
+    )
+    service = QAService(settings)
+    service.prepare()
+    r = service.ask("Who shot the recruiting officer in Irkutsk?")
+    assert r.answered and r.answer is not None
+    text = (corpus / r.answer.source).read_text(encoding="utf-8")
+    assert text[r.answer.start : r.answer.end] == r.answer.text
+    assert r.answer.sentence_start <= r.answer.start and r.answer.end <= r.answer.sentence_end
+    assert text[r.answer.sentence_start : r.answer.sentence_end] == r.answer.sentence

@@ -21,20 +21,14 @@ from pathlib import Path
 import numpy as np
 
 from qa.answer import FEATURES
-from qa.config import load_settings, with_updates
-from qa.evaluate import best_of, contains_answer, load_questions, squad_cache_dir, token_f1, write_corpus
+from qa.config import with_updates
+from qa.evaluate import best_of, contains_answer, corpus_settings, load_questions, token_f1
 from qa.service import QAService
 
 
 def collect(question_path: Path, corpus: Path | None) -> list[dict]:
     qf = load_questions(question_path)
-    if qf.format == "squad":
-        cache = squad_cache_dir(qf)
-        write_corpus(qf.articles, cache / "corpus")
-        settings = load_settings(corpus=cache / "corpus", index_dir=cache / "index")
-    else:
-        settings = load_settings(corpus=corpus or Path("seeds"), index_dir=Path("index"))
-    settings = with_updates(settings, answer={"min_score": 0.0})
+    settings = with_updates(corpus_settings(qf, corpus), answer={"min_score": 0.0})
     service = QAService(settings)
     service.prepare()
     rows = []

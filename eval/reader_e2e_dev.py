@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 
 import qa.answer
-from qa.config import load_settings, with_updates
-from qa.evaluate import best_of, contains_answer, load_questions, squad_cache_dir, token_f1, write_corpus
+from qa.config import with_updates
+from qa.evaluate import best_of, contains_answer, corpus_settings, load_questions, token_f1
 from qa.reader import DEFAULT_WEIGHTS, read
 from qa.service import QAService
 
@@ -31,12 +31,7 @@ VARIANTS = {
 
 def service_for(path: Path) -> tuple[QAService, list]:
     qf = load_questions(path)
-    if qf.format == "squad":
-        cache = squad_cache_dir(qf)
-        write_corpus(qf.articles, cache / "corpus")
-        settings = load_settings(corpus=cache / "corpus", index_dir=cache / "index")
-    else:
-        settings = load_settings()
+    settings = corpus_settings(qf)
     service = QAService(with_updates(settings, answer={"min_score": 0.0}))
     service.prepare()
     return service, [q for q in qf.questions if q.answers]

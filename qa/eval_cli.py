@@ -104,20 +104,15 @@ def make_service(settings: Settings) -> Service:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from qa.cli import settings_from_args
-    from qa.config import load_settings, with_updates
+    from qa.config import with_updates
     from qa.errors import EvalError
-    from qa.evaluate import RANK_CUTOFF, check_floors, load_questions, missing_sources, run_eval, squad_cache_dir, write_corpus
+    from qa.evaluate import RANK_CUTOFF, check_floors, corpus_settings, load_questions, missing_sources, run_eval
 
     question_file = load_questions(Path(args.questions))
-    if question_file.format == "squad":
-        if args.corpus:
-            print("qa eval: --corpus is ignored for SQuAD input (the corpus is built from the file)", file=sys.stderr)
-        cache = squad_cache_dir(question_file)
-        write_corpus(question_file.articles, cache / "corpus")
-        settings = load_settings(corpus=cache / "corpus", index_dir=args.index_dir or cache / "index")
-    else:
-        settings = settings_from_args(args)
+    if question_file.format == "squad" and args.corpus:
+        print("qa eval: --corpus is ignored for SQuAD input (the corpus is built from the file)", file=sys.stderr)
+    settings = corpus_settings(question_file, args.corpus, args.index_dir)
+    if question_file.format != "squad":
         missing = missing_sources(question_file.questions, settings.corpus)
         if missing:
             shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")

@@ -268,6 +268,19 @@ def _locate(context: str, text: str, hint: int) -> int | None:
     return min(starts, key=lambda s: abs(s - hint)) if starts else None
 
 
+def corpus_settings(question_file: QuestionFile, corpus: Path | None = None, index_dir: Path | None = None):
+    """Settings for running a question set: for SQuAD input its own corpus (written to the
+    cache folder) and index there unless ``index_dir`` is given; otherwise the given or
+    configured corpus and index."""
+    from qa.config import load_settings
+
+    if question_file.format == "squad":
+        cache = squad_cache_dir(question_file)
+        write_corpus(question_file.articles, cache / "corpus")
+        return load_settings(corpus=cache / "corpus", index_dir=index_dir or cache / "index")
+    return load_settings(corpus=corpus, index_dir=index_dir)
+
+
 def squad_cache_dir(question_file: QuestionFile, cache_root: Path = Path(".qa-cache")) -> Path:
     """``<cache_root>/squad-<sha12>``: holds ``corpus/`` and, by default, ``index/``."""
     return cache_root / f"squad-{question_file.sha12}"

@@ -235,12 +235,15 @@ def compose(
     if score < (calibration()["threshold"] if min_score is None else min_score):
         return Response(answered=False, message=NO_ANSWER, **base)
 
-    sent = evidence.sentences[best.sentence]
-    answer = Answer(
-        text=best.text, sentence=sent.text, source=sent.source, start=best.start, end=best.end,
-        line=_line_of(sent, best.start), score=round(score, 4), sentence_start=sent.start, sentence_end=sent.end,
-    )
     citations, conflicts = _sources(index, evidence, spans, best)
+    if not conflicts and best.qtype in NAME_TYPES:
+        citations = _fullest_name_first(citations)
+    lead = citations[0]
+    answer = Answer(
+        text=lead.value, sentence=lead.text, source=lead.source, start=lead.value_start, end=lead.value_end,
+        line=lead.line_start + lead.text.count("\n", 0, lead.value_start - lead.start), score=round(score, 4),
+        sentence_start=lead.start, sentence_end=lead.end,
+    )
     supporting = len({c.source for c in citations})
     if conflicts:
         message = "Sources disagree: " + "; ".join(
@@ -322,6 +325,25 @@ def _sources(
     return citations, conflicts
 
 
+NAME_TYPES = frozenset({"person", "place", "organization", "name"})
+
+
+def _fullest_name_first(citations: list[Citation]) -> list[Citation]:
+    """Lead with the fullest wording of an agreed name ('Ruslan Zinin' over 'Zinin'), when
+    another source's value contains the answer's words and adds to them."""
+    first = citations[0]
+    words_first = (first.value or "").lower().split()
+    fuller = [
+        c for c in citations[1:]
+        if c.value and len(c.value) > len(first.value or "")
+        and all(w in c.value.lower().split() for w in words_first)
+    ]
+    if not fuller:
+        return citations
+    lead = max(fuller, key=lambda c: len(c.value or ""))
+    return [lead] + [c for c in citations if c is not lead]
+
+
 def _span_quality(span: SpanCandidate) -> float:
     """How well the span answers within its sentence (its score relative to the sentence's)."""
     return span.score / span.sentence_score if span.sentence_score > 0 else 0.0
@@ -341,7 +363,3 @@ def _passage(index: LoadedIndex, hit: Hit) -> Passage:
         source=c.source, start=c.start, end=c.end, line_start=c.line_start, line_end=c.line_end,
         score=round(hit.score, 4), text=c.text,
     )
-
-
-def _line_of(sent: Sentence, offset: int) -> int:
-    return sent.line_start + sent.text.count("\n", 0, max(0, offset - sent.start))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import sys
 from contextlib import contextmanager
 
@@ -94,10 +96,21 @@ def run_ask(args: argparse.Namespace) -> int:
         service.prepare(progress)
     response = service.ask(args.question, args.history)
     if args.json:
-        print(response.model_dump_json(indent=2))
+        print(terminal_safe_json(response.model_dump(mode="json")))
     else:
         print(format_response(response))
     return 0
+
+
+_JSON_UNSAFE = re.compile(r"[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_safe_json(data) -> str:
+    """JSON whose text is verbatim once parsed, but with no byte a terminal acts on: json
+    escapes C0 controls itself; DEL, C1 controls (e.g. U+009B, a one-character CSI) and
+    bidi overrides are written as \\uXXXX escapes too (they only occur inside strings)."""
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def format_response(r) -> str:

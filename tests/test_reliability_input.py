@@ -227,9 +227,9 @@ def test_qa_ask_no_answer_passages_escape_file_names(hostile, tmp_path):
 
 @pytest.mark.slow
 def test_qa_ask_json_keeps_text_verbatim_but_sends_no_escape_bytes(hostile, tmp_path):
-    question = f"Who is the mayor of Brightwater? {MARKUP} \x1b]8;;http://x\x1b\\"
+    question = f"Who is the mayor of Brightwater? {MARKUP} \x1b]8;;http://x\x1b\\ \x9b2J \u202e"
     done = _ask(hostile, tmp_path, question, "--json")
-    assert "\x1b" not in done.stdout and "\x07" not in done.stdout
+    assert not RAW_CONTROL.search(done.stdout), repr(done.stdout)  # C1 (U+009B) and bidi overrides too
     data = json.loads(done.stdout)
     assert data["question"] == question  # verbatim data, escaped by JSON
     assert data["answer"]["sentence"] == HOSTILE_SENTENCE

@@ -91,7 +91,7 @@ def run_index(args: argparse.Namespace) -> int:
 
 def run_ask(args: argparse.Namespace) -> int:
     service = _service(args)
-    service._check_question(args.question)  # a bad question fails before the model loads
+    service.check_question(args.question)  # a bad question fails before the model loads
     with progress_bar(sys.stderr.isatty()) as progress:
         service.prepare(progress)
     response = service.ask(args.question, args.history)

@@ -161,21 +161,18 @@ class QAService:
     # -- asking ------------------------------------------------------------------------
 
     def ask(self, question: str, history: Sequence[str] = ()) -> Response:
-        if isinstance(question, str):  # lone surrogates (undecodable argv bytes) cannot be encoded or shown
-            question = _SURROGATE.sub("\ufffd", question)
-        text, notices = self._check_question(question)
-        history = tuple(h for h in (self._clean(h)[:self.settings.answer.max_question_chars] for h in history) if h)
-        with self._lock:
-            index = self._current()
-            return self._ask(index, question, text, history, notices)
+        return self._respond(question, history, None)
 
     def explain(self, question: str, history: Sequence[str] = ()) -> tuple[Response, dict]:
         """Diagnostics for calibration and debugging: the Response and the answer's features."""
-        text, notices = self._check_question(question)
         details: dict = {}
+        return self._respond(question, history, details), details
+
+    def _respond(self, question: str, history: Sequence[str], details: dict | None) -> Response:
+        question, text, notices = self.check_question(question)
+        history = tuple(h for h in (self._clean(h)[: self.settings.answer.max_question_chars] for h in history) if h)
         with self._lock:
-            response = self._ask(self._current(), question, text, tuple(history), notices, details)
-        return response, details
+            return self._ask(self._current(), question, text, history, notices, details)
 
     def _ask(
         self, index, question: str, text: str, history: tuple[str, ...], notices: list[str], explain=None
@@ -206,9 +203,14 @@ class QAService:
             self._answers.popitem(last=False)
         return response
 
-    def _check_question(self, question: str) -> tuple[str, list[str]]:
+    def check_question(self, question: str) -> tuple[str, str, list[str]]:
+        """(question as shown, text to answer, notices); QuestionError when there is nothing to answer.
+
+        Cheap: the CLI calls it before loading the model so a bad question fails at once.
+        """
         if not isinstance(question, str):
             raise QuestionError("the question must be text")
+        question = _SURROGATE.sub("\ufffd", question)  # undecodable argv bytes cannot be encoded or shown
         text = self._clean(question)
         if not text:
             raise QuestionError("empty question: type a question about the articles")
@@ -219,7 +221,7 @@ class QAService:
             text = text[:limit]
         if not any(ch.isalnum() for ch in text):
             raise QuestionError("the question has no words in it")
-        return text, notices
+        return question, text, notices
 
     @staticmethod
     def _clean(text: str) -> str:

@@ -42,22 +42,29 @@ def _service(args: argparse.Namespace):
 
 
 @contextmanager
-def progress_bar(enabled: bool):
-    """A rich progress bar on a terminal; nothing otherwise. Yields a progress(stage, done, total)."""
-    if not enabled:
+def progress_bar():
+    """A rich progress bar on stderr when stderr is an interactive terminal; nothing when it is piped,
+    redirected or a dumb terminal (TERM=dumb). Yields a progress(stage, done, total), or None."""
+    if not sys.stderr.isatty():
         yield None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+    console = Console(stderr=True)
+    if not console.is_interactive:  # TERM=dumb/unknown: a bar would only print escape codes
+        yield None
+        return
     with Progress(
         TextColumn("{task.description:>10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        transient=True, stderr=True,
+        console=console, transient=True, redirect_stdout=False,  # stdout carries only the result
     ) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def update(stage: str, done: int, total: int) -> None:
             if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
+                tasks[stage] = bar.add_task(escape(stage), total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
         yield update
@@ -65,12 +72,11 @@ def progress_bar(enabled: bool):
 
 def run_index(args: argparse.Namespace) -> int:
     service = _service(args)
-    tty = sys.stderr.isatty()
 
     def waiting() -> None:
         print(f"qa: waiting for another qa process building {service.settings.index_dir} ...", file=sys.stderr)
 
-    with progress_bar(tty) as progress:
+    with progress_bar() as progress:
         report = service.refresh(progress, force=args.rebuild, on_wait=waiting)
     for skip in report.skipped:
         print(f"qa: skipped {one_line(skip.source)}: {skip.reason}", file=sys.stderr)
@@ -92,7 +98,7 @@ def run_index(args: argparse.Namespace) -> int:
 def run_ask(args: argparse.Namespace) -> int:
     service = _service(args)
     service.check_question(args.question)  # a bad question fails before the model loads
-    with progress_bar(sys.stderr.isatty()) as progress:
+    with progress_bar() as progress:
         service.prepare(progress)
     response = service.ask(args.question, args.history)
     if args.json:

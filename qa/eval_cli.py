@@ -161,13 +161,13 @@ def _write(path: Path, text: str) -> None:
 
 
 class _ProgressView:
-    """A rich progress bar per stage on a terminal; silent otherwise."""
+    """A rich progress bar per stage on an interactive terminal; silent when piped or on TERM=dumb."""
 
     def __init__(self, console: Console) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         self._progress: Progress | None = None
-        if console.is_terminal:
+        if console.is_interactive:
             self._progress = Progress(
                 TextColumn("{task.description:>12}"),
                 BarColumn(),

@@ -44,6 +44,13 @@ class IndexLockedError(QAError):
     title = "Index busy"
 
 
+class TerminalError(QAError):
+    """The chat cannot run here: no interactive terminal to draw on."""
+
+    title = "Terminal error"
+    exit_code = 2
+
+
 class QuestionError(QAError):
     title = "Question error"
     exit_code = 2

@@ -14,11 +14,9 @@ import hashlib
 import json
 import os
 import re
-import string
 import tempfile
 import time
 import unicodedata
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -26,6 +24,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from qa.errors import EvalError
+from qa.squad_metrics import best_of, exact_match, normalize_answer, token_f1  # noqa: F401 (re-exported)
 from qa.models import CorpusInfo, Response
 
 RANK_CUTOFF = 10
@@ -307,36 +306,6 @@ def write_corpus(articles: Mapping[str, str], corpus: Path) -> int:
 
 
 # --- metrics ------------------------------------------------------------------------
-
-_ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
-_PUNCTUATION = frozenset(string.punctuation)
-
-
-def normalize_answer(text: str) -> str:
-    """SQuAD normalisation: lowercase, drop punctuation and articles, collapse whitespace."""
-    text = "".join(ch for ch in text.lower() if ch not in _PUNCTUATION)
-    return " ".join(_ARTICLES.sub(" ", text).split())
-
-
-def exact_match(prediction: str, gold: str) -> float:
-    return float(normalize_answer(prediction) == normalize_answer(gold))
-
-
-def token_f1(prediction: str, gold: str) -> float:
-    """SQuAD token F1 over normalised whitespace tokens (1.0 when both are empty)."""
-    pred, ref = normalize_answer(prediction).split(), normalize_answer(gold).split()
-    if not pred or not ref:
-        return float(pred == ref)
-    same = sum((Counter(pred) & Counter(ref)).values())
-    if same == 0:
-        return 0.0
-    precision, recall = same / len(pred), same / len(ref)
-    return 2 * precision * recall / (precision + recall)
-
-
-def best_of(metric: Callable[[str, str], float], prediction: str, golds: Sequence[str]) -> float:
-    return max((metric(prediction, g) for g in golds), default=0.0)
-
 
 def contains_answer(text: str, golds: Sequence[str]) -> bool:
     """Whether ``text`` contains one of ``golds``, ignoring case and runs of whitespace."""

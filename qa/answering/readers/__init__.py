@@ -1,0 +1,1 @@
+"""Span readers: given a question and passages, return spans with file offsets and scores."""

@@ -1,0 +1,670 @@
+"""``qa train-reader``: fine-tune the extractive reader on SQuAD-format data.
+
+Input is SQuAD v1.1 or v2.0 JSON (optionally gzipped). Every question becomes a positive example
+(question, its paragraph, the answer's character offsets), and answer-less examples are made
+from it, as a reader meets them after retrieval:
+
+* ``removed``: the same paragraph with the sentence(s) holding the answer taken out (when the
+  answer text does not occur elsewhere in it): same topic, same words, no answer;
+* ``other``: the paragraph of the same article that shares most words with the question and
+  does not contain the answer text;
+* ``swapped``: the question with one of its words that anchor it in the paragraph (a name, a
+  number or another content word found in the paragraph) replaced by a word of the same shape
+  from another paragraph of the article that this paragraph does not contain: the question now
+  asks about something the paragraph does not say (SQuAD 2.0's commonest unanswerable kind).
+
+v2.0 questions marked ``is_impossible`` are answer-less examples as they are. Windows are
+labelled with the answer's first/last token, or with [CLS] (position 0) when the window does
+not hold the answer. The loss is the mean cross-entropy of start and end positions.
+
+This module imports torch, transformers, safetensors and numpy only (no pydantic, faiss or
+textual), so ``python -m qa.answering.train`` also runs on a bare GPU machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import math
+import os
+import random
+import re
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from qa.squad_metrics import best_of, exact_match, token_f1
+
+READER_FILE = "reader.safetensors"
+META_FILE = "reader.json"
+LOG_FILE = "train-log.jsonl"
+CHECKPOINT = "checkpoint.pt"
+
+
+# --- data ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    question: str
+    context: str
+    answer_start: int | None
+    """Character offset of the answer in ``context``; None for an answer-less example."""
+    answer_text: str = ""
+    kind: str = "positive"
+
+
+@dataclass(frozen=True, slots=True)
+class DevQuestion:
+    question: str
+    context: str
+    answers: tuple[str, ...]
+    """Empty for an unanswerable question."""
+
+
+def read_squad(path: Path) -> list[dict]:
+    """The ``data`` list of a SQuAD v1.1/v2.0 file (``.json`` or ``.json.gz``)."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as handle:
+            raw = json.load(handle)
+    except (OSError, ValueError, EOFError) as exc:
+        raise SystemExit(f"qa: cannot read {path}: {exc}") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("data"), list):
+        raise SystemExit(f"qa: {path} is not SQuAD JSON (no 'data' list)")
+    return raw["data"]
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
+_WORD = re.compile(r"\w+")
+_STOP = frozenset(
+    "a an the of in on at to for by with from and or is are was were be been what which who whom whose when where"
+    " why how did do does that this these those it its as into than then there their his her they he she".split()
+)
+
+
+def _sentences(text: str) -> list[tuple[int, int]]:
+    bounds, start = [], 0
+    for m in _SENTENCE_END.finditer(text):
+        bounds.append((start, m.start()))
+        start = m.end()
+    bounds.append((start, len(text)))
+    return [(a, b) for a, b in bounds if b > a]
+
+
+def _content_words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
+
+
+def make_examples(
+    data: list[dict], rng: random.Random, *, removed_rate: float, other_rate: float, swap_rate: float = 0.0
+) -> list[Example]:
+    """Positive examples plus the answer-less ones described in the module docstring."""
+    out: list[Example] = []
+    for article in data:
+        paragraphs = article.get("paragraphs", [])
+        words = [_content_words(p["context"]) for p in paragraphs]
+        vocab = _shaped_words(paragraphs)
+        for pi, para in enumerate(paragraphs):
+            context = para["context"]
+            for qa in para.get("qas", []):
+                question = qa["question"].strip()
+                if not question:
+                    continue
+                if qa.get("is_impossible") or not qa.get("answers"):
+                    out.append(Example(question, context, None, kind="impossible"))
+                    continue
+                ans = qa["answers"][0]
+                start, text = int(ans["answer_start"]), ans["text"]
+                if context[start : start + len(text)] != text:
+                    found = context.find(text)
+                    if found < 0:
+                        continue
+                    start = found
+                out.append(Example(question, context, start, text))
+                if rng.random() < removed_rate:
+                    neg = _without_answer_sentence(context, start, start + len(text), text)
+                    if neg:
+                        out.append(Example(question, neg, None, kind="removed"))
+                if rng.random() < other_rate and len(paragraphs) > 1:
+                    q = _content_words(question)
+                    best, best_overlap = None, -1
+                    for oj, other in enumerate(paragraphs):
+                        if oj == pi or text.lower() in other["context"].lower():
+                            continue
+                        overlap = len(q & words[oj])
+                        if overlap > best_overlap:
+                            best, best_overlap = other["context"], overlap
+                    if best is not None:
+                        out.append(Example(question, best, None, kind="other"))
+                if rng.random() < swap_rate:
+                    swapped = _swap_anchor(question, context, text, vocab, rng)
+                    if swapped:
+                        out.append(Example(swapped, context, None, kind="swapped"))
+    return out
+
+
+_TOKEN = re.compile(r"[A-Za-z][A-Za-z'-]+|\d[\d,.]*")
+
+
+def _shape(word: str) -> str:
+    if word[0].isdigit():
+        return "number"
+    return "name" if word[0].isupper() else "word"
+
+
+def _shaped_words(paragraphs: list[dict]) -> dict[str, list[str]]:
+    """The article's words by shape (names, numbers, other content words), for swapping."""
+    seen: dict[str, set[str]] = {"number": set(), "name": set(), "word": set()}
+    for para in paragraphs:
+        for m in _TOKEN.finditer(para["context"]):
+            w = m.group().rstrip(".,")
+            if len(w) > 2 and w.lower() not in _STOP:
+                seen[_shape(w)].add(w)
+    return {k: sorted(v) for k, v in seen.items()}
+
+
+def _swap_anchor(question: str, context: str, answer: str, vocab: dict[str, list[str]],
+                 rng: random.Random) -> str | None:
+    lowered = context.lower()
+    anchors = [m for m in _TOKEN.finditer(question)
+               if m.start() > 0 and len(m.group()) > 2 and m.group().lower() not in _STOP
+               and m.group().lower() in lowered]
+    if not anchors:
+        return None
+    m = rng.choice(anchors)
+    pool = [w for w in vocab[_shape(m.group())] if w.lower() not in lowered]
+    if not pool:
+        return None
+    new = rng.choice(pool)
+    if new.lower() in answer.lower():
+        return None
+    return question[: m.start()] + new + question[m.end() :]
+
+
+def _without_answer_sentence(context: str, start: int, end: int, text: str) -> str | None:
+    kept = [context[a:b] for a, b in _sentences(context) if b <= start or a >= end]
+    rest = " ".join(kept)
+    if len(rest) < 80 or text.lower() in rest.lower():
+        return None
+    return rest
+
+
+def dev_questions(data: list[dict]) -> list[DevQuestion]:
+    out = []
+    for article in data:
+        for para in article.get("paragraphs", []):
+            for qa in para.get("qas", []):
+                answers = tuple(a["text"] for a in qa.get("answers", []) if a.get("text"))
+                if qa.get("is_impossible"):
+                    answers = ()
+                out.append(DevQuestion(qa["question"], para["context"], answers))
+    return out
+
+
+@dataclass(slots=True)
+class Features:
+    input_ids: list[np.ndarray] = field(default_factory=list)
+    token_type_ids: list[np.ndarray] = field(default_factory=list)
+    start: list[int] = field(default_factory=list)
+    end: list[int] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+
+def featurize(
+    tokenizer, examples: Sequence[Example], *, max_length: int, stride: int, null_window_rate: float,
+    rng: random.Random, batch: int = 2000, progress: Callable[[int, int], None] | None = None,
+) -> Features:
+    """Windows with start/end token labels (0 = [CLS] = no answer in this window).
+
+    Windows of a positive example that miss its answer are kept with ``null_window_rate``;
+    windows of answer-less examples are all kept.
+    """
+    feats = Features()
+    for lo in range(0, len(examples), batch):
+        chunk = examples[lo : lo + batch]
+        enc = tokenizer(
+            [e.question[:1000] for e in chunk],
+            [e.context for e in chunk],
+            truncation="only_second",
+            max_length=max_length,
+            stride=stride,
+            return_overflowing_tokens=True,
+            return_offsets_mapping=True,
+        )
+        for w, ex_i in enumerate(enc["overflow_to_sample_mapping"]):
+            ex = chunk[ex_i]
+            seq = enc.sequence_ids(w)
+            offsets = enc["offset_mapping"][w]
+            s_label = e_label = 0
+            if ex.answer_start is not None:
+                a0, a1 = ex.answer_start, ex.answer_start + len(ex.answer_text)
+                ctx = [t for t, sid in enumerate(seq) if sid == 1]
+                if ctx and offsets[ctx[0]][0] <= a0 and offsets[ctx[-1]][1] >= a1:
+                    s_label = next(t for t in ctx if offsets[t][1] > a0)
+                    e_label = next(t for t in reversed(ctx) if offsets[t][0] < a1)
+                elif rng.random() >= null_window_rate:
+                    continue
+            feats.input_ids.append(np.asarray(enc["input_ids"][w], dtype=np.int32))
+            types = enc["token_type_ids"][w] if "token_type_ids" in enc else [0] * len(enc["input_ids"][w])
+            feats.token_type_ids.append(np.asarray(types, dtype=np.int8))
+            feats.start.append(s_label)
+            feats.end.append(e_label)
+        if progress:
+            progress(min(lo + batch, len(examples)), len(examples))
+    return feats
+
+
+def batches(lengths: Sequence[int], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Shuffled batches of similar lengths (less padding): sort within pools of 50 batches."""
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    pool = batch_size * 50
+    out = []
+    for lo in range(0, len(order), pool):
+        part = sorted(order[lo : lo + pool], key=lambda i: lengths[i])
+        out.extend(part[i : i + batch_size] for i in range(0, len(part), batch_size))
+    rng.shuffle(out)
+    return out
+
+
+# --- configuration --------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class TrainConfig:
+    train: str
+    out: str
+    base: str
+    dev: str | None = None
+    device: str = "cpu"
+    max_length: int = 192
+    stride: int = 64
+    batch_size: int = 16
+    lr: float = 1e-4
+    warmup: float = 0.06
+    weight_decay: float = 0.01
+    epochs: float = 1.0
+    max_questions: int = 0
+    """0 = all; otherwise the first N questions after a seeded shuffle of articles."""
+    removed_rate: float = 0.35
+    other_rate: float = 0.35
+    swap_rate: float = 0.0
+    null_window_rate: float = 0.3
+    max_minutes: float = 0.0
+    """0 = no limit; otherwise the schedule is fitted to end by then (measured step time)."""
+    seed: int = 13
+    threads: int = 0
+    bf16: bool = False
+    dev_every_minutes: float = 0.0
+    """Also evaluate on --dev during training every N minutes (0 = only at the end)."""
+
+    @classmethod
+    def for_device(cls, device: str, **values) -> TrainConfig:
+        gpu = {"max_length": 384, "stride": 128, "batch_size": 64, "lr": 1.5e-4, "epochs": 2.0, "bf16": True}
+        base = gpu if device.startswith("cuda") else {}
+        base.update({k: v for k, v in values.items() if v is not None})
+        return cls(device=device, **base)
+
+
+# --- model call, shared by training-time evaluation --------------------------------------
+
+
+def pad(rows: Sequence[np.ndarray], value: int = 0) -> np.ndarray:
+    width = max(len(r) for r in rows)
+    out = np.full((len(rows), width), value, dtype=np.int64)
+    for i, r in enumerate(rows):
+        out[i, : len(r)] = r
+    return out
+
+
+def evaluate_dev(model, tokenizer, questions: Sequence[DevQuestion], *, device: str, max_length: int, stride: int,
+                 bf16: bool, batch: int = 64) -> dict[str, float]:
+    """Gold-paragraph reading: answerable EM/F1 (best span) and the no-answer AUC."""
+    import torch
+
+    from qa.answering.readers.spans import postprocess, preprocess
+
+    model.eval()
+    f1s, ems, margins, has = [], [], [], []
+    with torch.inference_mode():
+        for lo in range(0, len(questions), batch):
+            part = questions[lo : lo + batch]
+            wins = [preprocess(tokenizer, q.question, [q.context], max_length=max_length, stride=stride) for q in part]
+            rows_ids = [r for w in wins for r in w.input_ids]
+            rows_mask = [r for w in wins for r in w.attention_mask]
+            rows_type = [r for w in wins for r in w.token_type_ids]
+            ids = torch.from_numpy(pad(rows_ids)).to(device)
+            mask = torch.from_numpy(pad(rows_mask)).to(device)
+            types = torch.from_numpy(pad(rows_type)).to(device)
+            with torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16, enabled=bf16):
+                s, e = model(ids, mask, types)
+            s, e = s.float().cpu().numpy(), e.float().cpu().numpy()
+            row = 0
+            for q, w in zip(part, wins):
+                n, width = w.input_ids.shape
+                spans = postprocess(s[row : row + n, :width], e[row : row + n, :width], w)
+                row += n
+                best = spans[0] if spans else None
+                text = q.context[best.start : best.end] if best else ""
+                null = min((sp.null for sp in spans), default=0.0)
+                margins.append((best.score - null) if best else -1e9)
+                has.append(bool(q.answers))
+                if q.answers:
+                    f1s.append(best_of(token_f1, text, q.answers))
+                    ems.append(best_of(exact_match, text, q.answers))
+    model.train()
+    return {
+        "answerable_f1": float(np.mean(f1s)) if f1s else float("nan"),
+        "answerable_em": float(np.mean(ems)) if ems else float("nan"),
+        "no_answer_auc": auc(margins, has),
+        "questions": len(questions),
+    }
+
+
+def auc(scores: Sequence[float], positive: Sequence[bool]) -> float:
+    """Area under the ROC curve (ties count half); nan without both classes."""
+    pos = [s for s, p in zip(scores, positive) if p]
+    neg = [s for s, p in zip(scores, positive) if not p]
+    if not pos or not neg:
+        return float("nan")
+    ranks = _ranks(list(pos) + list(neg))
+    return float((sum(ranks[: len(pos)]) - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+def _ranks(values: list[float]) -> list[float]:
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    ranks = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks
+
+
+# --- training -------------------------------------------------------------------------
+
+
+def train(cfg: TrainConfig, *, resume: bool = False, log: Callable[[str], None] = print,
+          progress_factory=None) -> dict:
+    """Train, write ``reader.safetensors`` + ``reader.json`` into ``cfg.out``; return the final metrics."""
+    import torch
+    from safetensors.torch import save_file
+    from transformers import AutoTokenizer
+
+    from qa.answering.readers.model import file_sha256, from_base, reader_state
+
+    t0 = time.monotonic()
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    rng = random.Random(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+
+    data = read_squad(Path(cfg.train))
+    if cfg.max_questions:
+        rng.shuffle(data)
+        data = _first_questions(data, cfg.max_questions)
+    examples = make_examples(data, rng, removed_rate=cfg.removed_rate, other_rate=cfg.other_rate,
+                             swap_rate=cfg.swap_rate)
+    kinds = {k: sum(1 for e in examples if e.kind == k)
+             for k in ("positive", "removed", "other", "swapped", "impossible")}
+    log(f"examples: {len(examples)} {kinds}")
+    tokenizer = AutoTokenizer.from_pretrained(cfg.base)
+    feats = featurize(tokenizer, examples, max_length=cfg.max_length, stride=cfg.stride,
+                      null_window_rate=cfg.null_window_rate, rng=rng)
+    n_null = sum(1 for s in feats.start if s == 0)
+    log(f"windows: {len(feats)} ({n_null} without an answer), {time.monotonic() - t0:.0f} s")
+    dev = dev_questions(read_squad(Path(cfg.dev))) if cfg.dev else []
+
+    device = cfg.device
+    model = from_base(Path(cfg.base), seed=cfg.seed).to(device)
+    model.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
+    params = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in params if p.dim() > 1]
+    no_decay = [p for p in params if p.dim() <= 1]
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=cfg.lr, fused=device.startswith("cuda"),
+    )
+    lengths = [len(x) for x in feats.input_ids]
+    steps_per_epoch = math.ceil(len(feats) / cfg.batch_size)
+    plan = {"total": max(1, int(steps_per_epoch * cfg.epochs)), "step": 0, "epoch": 0, "in_epoch": 0}
+    planned = plan["total"]
+    warm = max(1, int(plan["total"] * cfg.warmup))
+
+    def lr_at(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        return max(0.0, (plan["total"] - step) / max(1, plan["total"] - warm))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_at(s))
+    ckpt = out / CHECKPOINT
+    if resume and ckpt.exists():
+        state = torch.load(ckpt, map_location=device, weights_only=True)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        plan.update({k: state["plan"][k] for k in ("step", "epoch", "in_epoch")})
+        log(f"resumed at step {plan['step']} of {plan['total']}")
+    elif resume:
+        log("no checkpoint to resume from: starting afresh")
+
+    def save_checkpoint() -> None:
+        tmp = ckpt.with_suffix(".tmp")
+        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                    "plan": dict(plan), "config": asdict(cfg)}, tmp)
+        os.replace(tmp, ckpt)
+
+    logf = open(out / LOG_FILE, "a", encoding="utf-8")
+    budget = cfg.max_minutes * 60 if cfg.max_minutes else None
+    loss_fn = torch.nn.CrossEntropyLoss()
+    model.train()
+    step_times: list[float] = []
+    last_ckpt = last_dev = time.monotonic()
+    running: list[float | None] = []
+    first_losses: list[float] = []
+    last_losses: list[float | None] = []
+    bar = progress_factory(plan["total"]) if progress_factory else None
+    stop = False
+    while not stop and plan["step"] < plan["total"]:
+        order = batches(lengths, cfg.batch_size, random.Random(cfg.seed * 1000 + plan["epoch"]))
+        for bi in range(plan["in_epoch"], len(order)):
+            if plan["step"] >= plan["total"]:
+                break
+            tic = time.monotonic()
+            idx = order[bi]
+            ids = torch.from_numpy(pad([feats.input_ids[i] for i in idx])).to(device, non_blocking=True)
+            types = torch.from_numpy(pad([feats.token_type_ids[i] for i in idx])).to(device, non_blocking=True)
+            mask = (ids != 0).long()
+            mask[:, 0] = 1
+            s_lab = torch.tensor([feats.start[i] for i in idx], device=device)
+            e_lab = torch.tensor([feats.end[i] for i in idx], device=device)
+            with torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16, enabled=cfg.bf16):
+                s, e = model(ids, mask, types)
+            s = s.masked_fill(mask == 0, -1e4)
+            e = e.masked_fill(mask == 0, -1e4)
+            loss = (loss_fn(s, s_lab) + loss_fn(e, e_lab)) / 2
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            sched.step()
+            plan["step"] += 1
+            plan["in_epoch"] = bi + 1
+            running.append(float(loss.detach()) if plan["step"] % 10 == 0 else None)
+            if len(first_losses) < 10:
+                first_losses.append(float(loss.detach()))
+            last_losses.append(float(loss.detach()) if len(last_losses) < 10 or plan["step"] % 10 == 0 else None)
+            last_losses[:] = [x for x in last_losses if x is not None][-10:]
+            step_times.append(time.monotonic() - tic)
+            if bar:
+                bar(plan["step"], plan["total"])
+            if budget and plan["step"] % 200 == 30:
+                # fit the schedule to the time budget from the recent step time (never past the plan)
+                per_step = float(np.median(step_times[-25:])) * 1.03
+                left = budget - (time.monotonic() - t0) - 45
+                fit = min(planned, plan["step"] + max(1, int(left / per_step)))
+                if fit != plan["total"]:
+                    log(f"time budget: {plan['total']} steps -> {fit} ({per_step * 1000:.0f} ms/step)")
+                    plan["total"] = fit
+            if plan["step"] % 100 == 0:
+                losses = [x for x in running if x is not None]
+                rec = {"step": plan["step"], "total": plan["total"], "epoch": plan["epoch"],
+                       "loss": float(np.mean(losses)) if losses else None, "lr": sched.get_last_lr()[0],
+                       "elapsed_s": round(time.monotonic() - t0, 1)}
+                running.clear()
+                logf.write(json.dumps(rec) + "\n")
+                logf.flush()
+                if not bar:
+                    log(json.dumps(rec))
+            now = time.monotonic()
+            if dev and cfg.dev_every_minutes and now - last_dev > cfg.dev_every_minutes * 60:
+                metrics = evaluate_dev(model, tokenizer, dev, device=device, max_length=cfg.max_length,
+                                       stride=cfg.stride, bf16=cfg.bf16)
+                logf.write(json.dumps({"step": plan["step"], "dev": metrics}) + "\n")
+                log(f"dev at step {plan['step']}: {metrics}")
+                last_dev = time.monotonic()
+            if now - last_ckpt > 600:
+                save_checkpoint()
+                last_ckpt = now
+            if budget and now - t0 > budget:
+                log("time budget reached: stopping")
+                stop = True
+                break
+        else:
+            plan["epoch"] += 1
+            plan["in_epoch"] = 0
+            save_checkpoint()
+    save_checkpoint()
+    metrics: dict = {"steps": plan["step"], "windows_seen": plan["step"] * cfg.batch_size,
+                     "first_loss": float(np.mean(first_losses)) if first_losses else None,
+                     "last_loss": float(np.mean([x for x in last_losses if x is not None])) if last_losses else None}
+    if dev:
+        metrics.update(evaluate_dev(model, tokenizer, dev, device=device, max_length=cfg.max_length,
+                                    stride=cfg.stride, bf16=cfg.bf16))
+    metrics["train_seconds"] = round(time.monotonic() - t0, 1)
+    weights = out / READER_FILE
+    save_file(reader_state(model, include_word_embeddings=False), str(weights))
+    meta = {
+        "format": "qa-span-reader/1",
+        "base_model": "sentence-transformers/all-MiniLM-L6-v2",
+        "base_sha256": file_sha256(Path(cfg.base) / "model.safetensors"),
+        "word_embeddings": "from the base model (frozen in training)",
+        "dtype": "float16",
+        "sha256": file_sha256(weights),
+        "config": asdict(cfg),
+        "examples": kinds,
+        "windows": len(feats),
+        "metrics": metrics,
+        "torch": torch.__version__,
+    }
+    (out / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+    logf.write(json.dumps({"final": metrics}) + "\n")
+    logf.close()
+    log(f"wrote {weights} ({weights.stat().st_size / 1e6:.1f} MB): {metrics}")
+    return metrics
+
+
+def _first_questions(data: list[dict], limit: int) -> list[dict]:
+    out, n = [], 0
+    for article in data:
+        if n >= limit:
+            break
+        out.append(article)
+        n += sum(len(p.get("qas", [])) for p in article.get("paragraphs", []))
+    return out
+
+
+# --- command line ---------------------------------------------------------------------
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("train", metavar="TRAIN.json[.gz]", help="SQuAD v1.1/v2.0 training file")
+    p.add_argument("--dev", metavar="DEV.json", help="SQuAD file for dev F1/AUC (model selection only)")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for reader.safetensors, reader.json, logs")
+    p.add_argument("--max-minutes", type=float, help="fit the schedule to end within N minutes")
+    p.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt")
+    p.add_argument("--base", metavar="DIR", help="base model folder (default: the packaged all-MiniLM-L6-v2)")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
+    p.add_argument("--epochs", type=float)
+    p.add_argument("--max-questions", type=int)
+    p.add_argument("--max-length", type=int)
+    p.add_argument("--stride", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--threads", type=int)
+    p.add_argument("--removed-rate", type=float)
+    p.add_argument("--other-rate", type=float)
+    p.add_argument("--swap-rate", type=float)
+    p.add_argument("--null-window-rate", type=float)
+    p.add_argument("--dev-every-minutes", type=float)
+
+
+def config_from_args(args: argparse.Namespace, default_base: Callable[[], str]) -> TrainConfig:
+    device = args.device
+    if device == "auto":
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return TrainConfig.for_device(
+        device, train=args.train, out=args.out, base=args.base or default_base(), dev=args.dev,
+        max_minutes=args.max_minutes, epochs=args.epochs, max_questions=args.max_questions,
+        max_length=args.max_length, stride=args.stride, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+        threads=args.threads, removed_rate=args.removed_rate, other_rate=args.other_rate,
+        swap_rate=args.swap_rate, null_window_rate=args.null_window_rate, dev_every_minutes=args.dev_every_minutes,
+    )
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """``qa train-reader``: registered by qa.cli."""
+    p = sub.add_parser("train-reader", help="fine-tune the extractive reader on SQuAD-format questions",
+                       description=__doc__.split("\n")[0])
+    add_arguments(p)
+    p.set_defaults(handler=run_train_reader)
+
+
+def run_train_reader(args: argparse.Namespace) -> int:
+    from qa.commands import progress_bar
+    from qa.embed import default_model_path
+
+    cfg = config_from_args(args, lambda: str(default_model_path()))
+    if not Path(cfg.train).is_file():
+        raise SystemExit(f"qa: training file not found: {cfg.train}")
+    if cfg.dev and not Path(cfg.dev).is_file():
+        raise SystemExit(f"qa: dev file not found: {cfg.dev}")
+    with progress_bar(sys.stderr.isatty()) as progress:
+        factory = (lambda total: lambda done, n: progress("training", done, n)) if progress else None
+        metrics = train(cfg, resume=args.resume, log=lambda m: print(f"qa: {m}", file=sys.stderr, flush=True),
+                        progress_factory=factory)
+    print(json.dumps(metrics))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m qa.answering.train", description=__doc__.split("\n")[0])
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    if not args.base:
+        parser.error("--base is required when run as a module")
+    train(config_from_args(args, lambda: args.base), resume=args.resume,
+          log=lambda m: print(m, file=sys.stderr, flush=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""`qa train-reader`: training on a tiny generated SQuAD file lowers the loss and writes a reader that loads."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qa.answering.train import TrainConfig, make_examples, read_squad, train
+
+pytestmark = pytest.mark.slow
+
+NAMES = ["Anna Petrova", "Boris Kuznetsov", "Clara Weiss", "Dmitri Orlov", "Elena Sokolova", "Farid Aziz"]
+CITIES = ["Irkutsk", "Tbilisi", "Kazan", "Omsk", "Samara", "Tomsk"]
+
+
+def tiny_squad(path: Path, n: int = 24) -> Path:
+    """Generated paragraphs: '<name> was born in <city> in <year>.' with who/where/when questions."""
+    rng = random.Random(0)
+    paragraphs = []
+    for i in range(n):
+        name, city, year = rng.choice(NAMES), rng.choice(CITIES), str(1900 + rng.randrange(100))
+        context = f"{name} was born in {city} in {year}. The weather there was cold. {name} later moved away."
+        qas = [
+            {"id": f"{i}w", "question": f"Who was born in {city} in {year}?",
+             "answers": [{"text": name, "answer_start": context.index(name)}]},
+            {"id": f"{i}c", "question": f"Where was {name} born?",
+             "answers": [{"text": city, "answer_start": context.index(city)}]},
+            {"id": f"{i}y", "question": f"In what year was {name} born?",
+             "answers": [{"text": year, "answer_start": context.index(year)}]},
+        ]
+        paragraphs.append({"context": context, "qas": qas})
+    data = {"version": "1.1", "data": [{"title": "t", "paragraphs": paragraphs}]}
+    with gzip.open(path, "wt", encoding="utf-8") as fh:
+        json.dump(data, fh)
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_base(tmp_path_factory) -> Path:
+    """A small randomly initialised BERT with the packaged model's tokenizer (fast to train)."""
+    from safetensors.torch import save_file
+    from transformers import BertConfig, BertModel
+
+    from qa.embed import default_model_path
+
+    src = default_model_path()
+    base = tmp_path_factory.mktemp("tiny-base")
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        if (src / name).exists():
+            shutil.copy(src / name, base / name)
+    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=512)
+    (base / "config.json").write_text(config.to_json_string())
+    model = BertModel(config, add_pooling_layer=False)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(base / "model.safetensors"))
+    return base
+
+
+def test_examples_include_answerless_kinds(tmp_path):
+    data = read_squad(tiny_squad(tmp_path / "t.json.gz"))
+    ex = make_examples(data, random.Random(1), removed_rate=1.0, other_rate=1.0, swap_rate=1.0)
+    kinds = {e.kind for e in ex}
+    assert {"positive", "removed", "other", "swapped"} <= kinds
+    for e in ex:
+        if e.answer_start is not None:
+            assert e.context[e.answer_start : e.answer_start + len(e.answer_text)] == e.answer_text
+        elif e.kind in ("removed", "other"):
+            # an answer-less example must not contain the answer of its question
+            (orig,) = [o for o in ex if o.kind == "positive" and o.question == e.question][:1]
+            assert orig.answer_text.lower() not in e.context.lower()
+
+
+def test_training_lowers_loss_and_writes_a_reader_that_loads(tmp_path, tiny_base):
+    from qa.answering.readers.base import PassageText
+    from qa.answering.readers.neural import NeuralReader
+
+    out = tmp_path / "out"
+    cfg = TrainConfig(train=str(tiny_squad(tmp_path / "t.json.gz")), out=str(out), base=str(tiny_base),
+                      max_length=64, stride=16, batch_size=8, lr=3e-3, epochs=12, seed=3, threads=1)
+    metrics = train(cfg, log=lambda m: None)
+    assert metrics["last_loss"] < metrics["first_loss"] * 0.8
+    assert (out / "reader.safetensors").stat().st_size > 0
+    meta = json.loads((out / "reader.json").read_text())
+    assert meta["sha256"] and meta["config"]["seed"] == 3
+    reader = NeuralReader(out / "reader.safetensors", base_dir=tiny_base, quantize=False)
+    result = reader.read("Where was Anna Petrova born?", [PassageText("a.txt", 100, "Anna Petrova was born in Kazan.")])
+    assert result.spans
+    for span in result.spans:
+        assert "Anna Petrova was born in Kazan."[span.start - 100 : span.end - 100] == span.text
+
+
+def test_resume_continues_from_the_checkpoint(tmp_path, tiny_base):
+    data = str(tiny_squad(tmp_path / "t.json.gz"))
+    out = tmp_path / "out"
+    base = dict(train=data, out=str(out), base=str(tiny_base), max_length=64, stride=16, batch_size=8,
+                lr=1e-3, seed=3, threads=1)
+    first = train(TrainConfig(**base, epochs=1), log=lambda m: None)
+    logs: list[str] = []
+    second = train(TrainConfig(**base, epochs=2), resume=True, log=logs.append)
+    assert any("resumed at step" in line for line in logs)
+    assert second["steps"] > first["steps"]
+
+
+def test_cli_rejects_a_missing_training_file(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "qa.cli", "train-reader", str(tmp_path / "nope.json"),
+                           "--out", str(tmp_path / "o")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "training file not found" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -1,14 +1,16 @@
 """Fit the answer score (a logistic model over the reader's evidence) and the abstention threshold.
 
-    .venv/bin/python eval/calibrate.py /path/to/squad2-dev.json [eval/questions.jsonl] [--write]
+    .venv/bin/python eval/calibrate.py /path/to/squad2-dev.json [eval/questions.jsonl] [--reader neural|rules] [--write]
 
-For every question the service answers with abstention switched off; the target
-is "answerable and the answer's sentence contains a gold answer" (qa found where the
-corpus answers it; how well the span inside is cut is measured by F1, not here). The logistic weights are fitted on the SQuAD file only
+For every question the service answers with abstention switched off. The target is
+"answerable and the answer is right": for the neural reader (the default), the answer's
+token F1 against a gold answer is at least 0.5; for the rule reader, the answer's sentence
+contains a gold answer (its spans are too coarse for F1). The logistic weights are fitted on the SQuAD file only
 (L2-regularised, Newton's method). The threshold is then chosen to maximise the mean
 share of right decisions (right answer, or declining an unanswerable question) over
 the SQuAD file and the seed question set, so neither corpus alone decides it.
-With --write the result goes to qa/calibration.json.
+With --write the result goes beside the neural reader's weights
+(``qa/answering/readers/weights/<reader>.calibration.json``), or to qa/calibration.json for the rules.
 """
 
 from __future__ import annotations
@@ -20,15 +22,17 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answer import FEATURES
 from qa.config import with_updates
 from qa.evaluate import best_of, contains_answer, corpus_settings, load_questions, token_f1
 from qa.service import QAService
 
 
-def collect(question_path: Path, corpus: Path | None) -> list[dict]:
+FEATURES: tuple[str, ...] = ()
+
+
+def collect(question_path: Path, corpus: Path | None, reader: str) -> list[dict]:
     qf = load_questions(question_path)
-    settings = with_updates(corpus_settings(qf, corpus), answer={"min_score": 0.0})
+    settings = with_updates(corpus_settings(qf, corpus), answer={"min_score": 0.0, "reader": reader})
     service = QAService(settings)
     service.prepare()
     rows = []
@@ -38,7 +42,8 @@ def collect(question_path: Path, corpus: Path | None) -> list[dict]:
         # Right = the answer's sentence holds a gold answer: qa found where the corpus answers
         # the question (the span inside it is the reader's job, measured by F1 separately).
         sentence = response.answer.sentence if response.answer else ""
-        rows.append({"answerable": bool(q.answers), "f1": f1, "right": contains_answer(sentence, q.answers),
+        right = f1 >= 0.5 if reader == "neural" else contains_answer(sentence, q.answers)
+        rows.append({"answerable": bool(q.answers), "f1": f1, "right": bool(q.answers) and right,
                      "features": details.get("features")})
     return rows
 
@@ -101,10 +106,16 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("squad", type=Path)
     ap.add_argument("seeds", type=Path, nargs="?", default=Path("eval/questions.jsonl"))
+    ap.add_argument("--reader", choices=("neural", "rules"), default="neural")
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
-    squad = collect(args.squad, None)
-    seeds = collect(args.seeds, None)
+    global FEATURES
+    if args.reader == "neural":
+        from qa.answering.abstain import FEATURES
+    else:
+        from qa.answer import FEATURES
+    squad = collect(args.squad, None, args.reader)
+    seeds = collect(args.seeds, None, args.reader)
     xs, ys = matrix(squad)
     bias, weights = fit(xs, ys)
 
@@ -131,9 +142,25 @@ def main() -> int:
         "weights": {k: round(float(w), 4) for k, w in zip(FEATURES, weights)},
         "threshold": best_t,
     }
+    print("reliability (SQuAD + seeds, answers given with abstention off):")
+    allp, ally = np.concatenate([ps, pq]), np.concatenate([ys, matrix(seeds)[1]])
+    print(f"{'predicted':>11} {'n':>5} {'mean p':>7} {'right':>6}")
+    for lo in np.arange(0.0, 1.0, 0.1):
+        sel = (allp >= lo) & (allp < lo + 0.1 + (1e-9 if lo >= 0.9 else 0))
+        if sel.any():
+            print(f"{lo:4.1f}-{lo + 0.1:4.1f} {int(sel.sum()):5d} {allp[sel].mean():7.3f} {ally[sel].mean():6.3f}")
     print(json.dumps(result, indent=2))
     if args.write:
-        Path("qa/calibration.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        if args.reader == "neural":
+            from qa.answering.abstain import calibration_path
+            from qa.answering.readers.neural import NeuralReader
+
+            target = calibration_path(NeuralReader().weights)
+            result["reader"] = NeuralReader().name
+        else:
+            target = Path("qa/calibration.json")
+        target.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {target}")
     return 0
 
 

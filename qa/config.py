@@ -9,7 +9,7 @@ Command-line options override all of these.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
@@ -63,11 +63,27 @@ class AnswerSettings(_Section):
         ge=0.0,
         le=1.0,
         description="Answers scoring below this are withheld ('No answer in the corpus'); "
-        "None uses the threshold calibrated on data (qa/calibration.json).",
+        "None uses the threshold calibrated for the reader (its .calibration.json).",
+    )
+    reader: Literal["neural", "rules"] = Field(
+        default="neural",
+        description="'neural': the learned span reader shipped with qa (qa/answering/readers/weights); "
+        "'rules': the older hand-written span rules (no second model, weaker answers).",
+    )
+    reader_weights: str | None = Field(
+        default=None,
+        description="A reader trained by `qa train-reader` (path to its reader.safetensors); None uses the shipped one.",
+    )
+    reader_quantize: bool = Field(
+        default=True, description="Run the neural reader with int8 dynamic quantisation (faster on CPUs)."
+    )
+    reader_passages: int = Field(default=3, ge=1, le=20, description="Best passages the neural reader reads.")
+    agreement_sources: int = Field(
+        default=4, ge=0, le=20, description="Other sources whose best passage is also read, for agreement/conflicts."
     )
     reader_model: str | None = Field(
         default=None,
-        description="Optional transformers extractive-QA model (name or local path); None uses the built-in reader.",
+        description="With reader='rules': an optional transformers extractive-QA model (name or local path).",
     )
     max_question_chars: int = Field(default=2000, ge=10, description="Longer questions are truncated with a notice.")
 

@@ -53,7 +53,7 @@ class QAService:
     Construction is cheap (nothing heavy is imported); ``prepare`` does the slow work.
     """
 
-    def __init__(self, settings: "Settings", embedder: "Embedder | None" = None) -> None:
+    def __init__(self, settings: "Settings", embedder: "Embedder | None" = None, reader=None) -> None:
         self.settings = settings
         self._embedder = embedder
         self._index = None
@@ -61,6 +61,8 @@ class QAService:
         self._lock = threading.RLock()
         self._answers: OrderedDict[tuple[str, tuple[str, ...]], Response] = OrderedDict()
         self._span_reader = None
+        self._neural = reader  # a SpanReader; None loads the configured neural reader on first use
+        self._calibration = None
 
     # -- set-up ------------------------------------------------------------------------
 
@@ -73,6 +75,26 @@ class QAService:
 
             self._span_reader = TransformersReader(name, device=self.settings.embedding.device)
         return self._span_reader
+
+    @property
+    def neural_reader(self):
+        """The learned span reader (``answer.reader = 'neural'``), loaded on first use."""
+        if self._neural is None:
+            from qa.answering.readers.neural import NeuralReader
+
+            a = self.settings.answer
+            self._neural = NeuralReader(a.reader_weights, quantize=a.reader_quantize)
+        return self._neural
+
+    @property
+    def calibration(self):
+        """The neural reader's abstention calibration (stored beside its weights)."""
+        if self._calibration is None:
+            from qa.answering.abstain import Calibration, calibration_path
+
+            weights = getattr(self.neural_reader, "weights", None)
+            self._calibration = Calibration.load(calibration_path(weights)) if weights else Calibration.default()
+        return self._calibration
 
     @property
     def embedder(self) -> "Embedder":
@@ -89,7 +111,9 @@ class QAService:
             warm = getattr(self.embedder, "warm_up", None)
             if warm is not None:
                 warm()
-            if self.span_reader is not None:
+            if self.settings.answer.reader == "neural":
+                self.neural_reader.warm_up()
+            elif self.span_reader is not None:
                 self.span_reader.warm_up()
             return report
 
@@ -137,9 +161,10 @@ class QAService:
             )
         self._index, self._token = loaded, token
         self._answers.clear()
-        from qa.reader import warm_up
+        if self.settings.answer.reader == "rules":
+            from qa.reader import warm_up
 
-        warm_up(s.text for s in loaded.sentences[:16384])  # sentence analysis off the question path
+            warm_up(s.text for s in loaded.sentences[:16384])  # sentence analysis off the question path
 
     def _current(self):
         """The live index, reloaded when another process has published a newer build."""
@@ -192,12 +217,29 @@ class QAService:
             reader_q, query = resolve_followup(text, history[-1], prev_answer)
         s = self.settings
         qvec = self.embedder.encode([query], 1)[0]
+        if s.answer.reader == "neural":
+            from qa.answering.pipeline import ReadingPlan, Trace, respond
+
+            plan = ReadingPlan(s.answer.reader_passages, s.answer.agreement_sources)
+            hits = retrieve(index, qvec, terms(query), max(s.retrieval.top_k, plan.pool), s.retrieval.candidates)
+            trace = Trace()
+            response = respond(
+                question, reader_q, query, index, hits, self.neural_reader, self.calibration,
+                top_k=s.retrieval.top_k, plan=plan, min_score=s.answer.min_score, notices=notices, trace=trace,
+            )
+            if explain is not None:
+                explain.update(features=trace.features, text=trace.text, score=trace.score,
+                               sources=trace.source_answers)
+            return self._remember(key, response)
         hits = retrieve(index, qvec, terms(query), max(s.retrieval.top_k, 30), s.retrieval.candidates)
         response = compose(
             question, reader_q, query, index, hits, qvec, s.retrieval.top_k, s.answer.min_score,
             total_sources=index.manifest.counts.get("files", 0), notices=notices, explain=explain,
             span_reader=self.span_reader,
         )
+        return self._remember(key, response)
+
+    def _remember(self, key, response: Response) -> Response:
         self._answers[key] = response
         while len(self._answers) > 256:
             self._answers.popitem(last=False)

@@ -1,0 +1,56 @@
+"""Abstention: the reader's evidence -> a calibrated probability that the answer is right.
+
+A logistic model over a few features of the best span, fitted per reader by
+``eval/calibrate.py`` (on the shared SQuAD 2.0 dev articles plus the seed question set) and
+stored beside the reader's weights as ``<reader>.calibration.json``; the threshold below
+which ``qa`` declines is stored with it. A reader without a calibration file falls back to a
+plain logistic of its margin (declining when the span does not beat 'no answer').
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from qa.answering.readers.base import ReaderSpan
+
+FEATURES = ("margin", "score", "passage", "rank")
+"""margin: span score - its window's no-answer score; score: the span score; passage: the
+retrieval score of the span's passage relative to the best; rank: 1 / (1 + the passage's rank)."""
+
+
+def features(span: ReaderSpan, passage_score: float, rank: int) -> dict[str, float]:
+    return {"margin": span.margin, "score": span.score, "passage": passage_score, "rank": 1.0 / (1 + rank)}
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    weights: dict[str, float]
+    bias: float
+    threshold: float
+
+    def probability(self, feats: dict[str, float]) -> float:
+        z = self.bias + sum(self.weights.get(k, 0.0) * feats[k] for k in FEATURES)
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+    @classmethod
+    def default(cls) -> Calibration:
+        """For a reader without a calibration: a logistic of its margin, declining below 'no answer'."""
+        return cls(weights={"margin": 1.0}, bias=0.0, threshold=0.5)
+
+    @classmethod
+    def load(cls, path: Path) -> Calibration:
+        if not path.is_file():
+            return cls.default()
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return cls(weights=raw["weights"], bias=raw["bias"], threshold=raw["threshold"])
+
+    def to_json(self, **extra) -> str:
+        return json.dumps({"features": list(FEATURES), "weights": self.weights, "bias": self.bias,
+                           "threshold": self.threshold, **extra}, indent=2) + "\n"
+
+
+def calibration_path(weights: Path) -> Path:
+    return weights.with_suffix(".calibration.json")

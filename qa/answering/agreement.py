@@ -1,0 +1,48 @@
+"""Whether two sources give the same answer, judged from the answers' text alone.
+
+Numbers compare by value (``'261,000'`` = ``'261,000 men'``; ``'more than 260,000'`` is
+260,000, another value), with units canonicalised and qualifiers dropped by ``qa.values``;
+other answers match when one's words contain the other's (``'Zinin'`` / ``'Ruslan Zinin'``).
+"""
+
+from __future__ import annotations
+
+from qa.values import normalize_text, value_key
+
+
+def same_answer(a: str, b: str) -> bool:
+    na, nb = _number(a), _number(b)
+    if na is not None and nb is not None:
+        va, _, ua = na.partition(" ")
+        vb, _, ub = nb.partition(" ")
+        return va == vb and (ua == ub or not ua or not ub)
+    if (na is None) != (nb is None) and (na or nb) and _has_digit(a) and _has_digit(b):
+        return False
+    ka, kb = normalize_text(a), normalize_text(b)
+    if not ka or not kb:
+        return False
+    if ka == kb:
+        return True
+    ta, tb = set(ka.split()), set(kb.split())
+    return ta <= tb or tb <= ta
+
+
+def _has_digit(text: str) -> bool:
+    return any(ch.isdigit() for ch in text)
+
+
+def _number(text: str) -> str | None:
+    """'<number>[ <unit>]' when the answer is a quantity, else None."""
+    if not _has_digit(text) and not any(w in text.lower() for w in _NUMBER_WORDS):
+        return None
+    key = value_key(text, "number")
+    head = key.partition(" ")[0]
+    try:
+        float(head)
+    except ValueError:
+        return None
+    return key
+
+
+_NUMBER_WORDS = ("hundred", "thousand", "million", "billion", "dozen", "one", "two", "three", "four", "five",
+                 "six", "seven", "eight", "nine", "ten", "twenty", "thirty", "forty", "fifty")

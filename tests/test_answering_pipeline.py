@@ -1,0 +1,146 @@
+"""The answering pipeline with a scripted reader: what counts as support, what as a conflict, offsets."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from qa.answering.agreement import same_answer
+from qa.answering.readers.base import PassageText, ReaderOutput, ReaderSpan
+from qa.service import QAService
+from tests.conftest import hashing_settings
+
+
+class ScriptedReader:
+    """Answers with the first match of a pattern per passage, scored by a table: a stand-in for a model."""
+
+    name = "scripted"
+
+    def __init__(self, pattern: str, scores: dict[str, float], null: float = 0.0) -> None:
+        self.pattern = re.compile(pattern)
+        self.scores = scores
+        self.null = null
+        self.seen: list[list[PassageText]] = []
+
+    def warm_up(self) -> None:
+        pass
+
+    def read(self, question: str, passages: Sequence[PassageText]) -> ReaderOutput:
+        self.seen.append(list(passages))
+        spans = []
+        for i, p in enumerate(passages):
+            m = self.pattern.search(p.text)
+            if m:
+                spans.append(ReaderSpan(i, p.start + m.start(), p.start + m.end(), m.group(), 
+                                        self.scores.get(m.group(), 0.0), self.null))
+        spans.sort(key=lambda s: -s.score)
+        return ReaderOutput(tuple(spans), self.null)
+
+
+def write_corpus(root: Path, files: dict[str, str]) -> Path:
+    root.mkdir()
+    for name, text in files.items():
+        (root / name).write_text(text, encoding="utf-8")
+    return root
+
+
+CORPUS = {
+    "a.txt": "The storm hit the coast on Monday.\n\nOfficials said 261,000 people left the region.\n",
+    "b.txt": "A storm reached the coast.\n\nAbout 261,000 men left the region, officials said.\n",
+    "c.txt": "The storm was strong.\n\nMore than 300,000 people left the region, a charity said.\n",
+}
+
+
+def service(tmp_path: Path, reader: ScriptedReader, **answer) -> QAService:
+    corpus = write_corpus(tmp_path / "corpus", CORPUS)
+    settings = hashing_settings(corpus, tmp_path / "index", answer={"min_score": 0.5, **answer})
+    svc = QAService(settings, reader=reader)
+    svc.prepare()
+    return svc
+
+
+def test_sources_that_give_the_same_value_support_it(tmp_path):
+    reader = ScriptedReader(r"\d[\d,]*", {"261,000": 5.0, "300,000": -5.0})
+    r = service(tmp_path, reader).ask("How many people left the region?")
+    assert r.answered and r.answer.text == "261,000"
+    assert sorted(c.source for c in r.citations) == ["a.txt", "b.txt"]
+    assert r.supporting_sources == 2 and not r.conflicts  # c.txt's value is below the threshold: not counted
+
+
+def test_a_conflict_shows_only_values_the_reader_answers_with(tmp_path):
+    reader = ScriptedReader(r"\d[\d,]*", {"261,000": 5.0, "300,000": 4.0})
+    r = service(tmp_path, reader).ask("How many people left the region?")
+    assert {c.value for c in r.conflicts} == {"261,000", "300,000"}
+    by_value = {c.value: c.sources for c in r.conflicts}
+    assert by_value["261,000"] == ["a.txt", "b.txt"] and by_value["300,000"] == ["c.txt"]
+
+
+def test_a_source_that_merely_mentions_the_answer_does_not_count(tmp_path):
+    # Every file mentions "storm", but the reader answers "storm" only where it scores it highly.
+    corpus = {"a.txt": "Zinin shot the officer.\n", "b.txt": "Zinin was seen in town.\n", "c.txt": "Nobody knows.\n"}
+    root = write_corpus(tmp_path / "corpus", corpus)
+
+    class PerSource(ScriptedReader):
+        def read(self, question, passages):
+            out = super().read(question, passages)
+            spans = [ReaderSpan(s.passage, s.start, s.end, s.text, 5.0 if "shot" in passages[s.passage].text else -3.0,
+                                0.0) for s in out.spans]
+            return ReaderOutput(tuple(sorted(spans, key=lambda s: -s.score)), 0.0)
+
+    settings = hashing_settings(root, tmp_path / "index", answer={"min_score": 0.5})
+    svc = QAService(settings, reader=PerSource(r"Zinin", {}))
+    svc.prepare()
+    r = svc.ask("Who shot the officer?")
+    assert r.answered and r.answer.text == "Zinin"
+    assert [c.source for c in r.citations] == ["a.txt"]
+    assert r.message == "Reported by 1 of 3 sources"
+
+
+def test_declines_when_the_reader_prefers_no_answer(tmp_path):
+    reader = ScriptedReader(r"\d[\d,]*", {"261,000": -2.0, "300,000": -3.0}, null=1.0)
+    r = service(tmp_path, reader).ask("How many people left the region?")
+    assert not r.answered and r.message == "No answer in the corpus"
+    assert r.passages  # the closest passages are still shown
+
+
+def test_answer_offsets_are_the_file_text(tmp_path):
+    reader = ScriptedReader(r"\d[\d,]*", {"261,000": 5.0, "300,000": 4.0})
+    svc = service(tmp_path, reader)
+    r = svc.ask("How many people left the region?")
+    for c in [r.answer] if r.answer else []:
+        text = (svc.settings.corpus / c.source).read_text()
+        assert text[c.start : c.end] == c.text
+        assert text[c.sentence_start : c.sentence_end] == c.sentence
+    for c in r.citations + [c for k in r.conflicts for c in k.citations]:
+        text = (svc.settings.corpus / c.source).read_text()
+        assert text[c.start : c.end] == c.text
+        assert text[c.value_start : c.value_end] == c.value
+
+
+def test_reader_reads_every_source_once_within_the_plan(tmp_path):
+    reader = ScriptedReader(r"\d[\d,]*", {"261,000": 5.0})
+    service(tmp_path, reader, reader_passages=1, agreement_sources=2).ask("How many people left the region?")
+    (passages,) = reader.seen
+    assert len(passages) == 3 and len({p.source for p in passages}) == 3
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("Zinin", "Ruslan Zinin", True),
+        ("261,000", "261,000 men", True),
+        ("more than 260,000", "261,000", False),
+        ("300,000", "261,000", False),
+        ("20 kilometers", "20 km", True),
+        ("20 kilometers", "18-kilometre", False),
+        ("25-year-old", "25", True),
+        ("Moscow", "Irkutsk", False),
+        ("Dmitry Peskov", "Peskov", True),
+    ],
+)
+def test_same_answer_is_decided_by_the_text(a, b, same):
+    assert same_answer(a, b) is same
+    assert same_answer(b, a) is same

@@ -21,6 +21,8 @@ chat: $(STAMP)
 	$(BIN)/qa chat
 
 test: $(STAMP)
+	$(BIN)/ruff check qa
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 	$(BIN)/qa eval eval/questions.jsonl --min-f1 $(EVAL_MIN_F1) --min-recall-at-5 $(EVAL_MIN_R5) --min-citation-accuracy $(EVAL_MIN_CIT)
 

@@ -233,7 +233,7 @@ def compose(
     if explain is not None:
         explain.update(features=feats, text=best.text, qtype=best.qtype, score=score)
     if score < (calibration()["threshold"] if min_score is None else min_score):
-        return Response(answered=False, message=NO_ANSWER, **base)
+        return Response(answered=False, message=NO_ANSWER, confidence=round(score, 4), **base)
 
     citations, conflicts = _sources(index, evidence, spans, best)
     if not conflicts and best.qtype in NAME_TYPES:
@@ -253,7 +253,7 @@ def compose(
         message = f"Reported by {supporting} of {total_sources} source{'s' if total_sources != 1 else ''}"
     return Response(
         answered=True, answer=answer, citations=citations, conflicts=conflicts,
-        supporting_sources=supporting, message=message, **base,
+        supporting_sources=supporting, message=message, confidence=round(score, 4), **base,
     )
 
 

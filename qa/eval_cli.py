@@ -33,6 +33,7 @@ FLOORS = {
     "min_citation_accuracy": "citation_accuracy",
     "min_answer_recall": "answer_recall",
     "min_abstention_recall": "abstention_recall",
+    "min_abstention_auc": "abstention_auc",
 }
 """Floor option (argparse dest) -> metric name in the report."""
 
@@ -50,6 +51,7 @@ TABLE_ROWS = (
     "citation_accuracy",
     "abstention_precision",
     "abstention_recall",
+    "abstention_auc",
     "latency_ms_p50",
     "latency_ms_p95",
 )

@@ -17,15 +17,23 @@ import re
 import tempfile
 import time
 import unicodedata
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from qa.errors import EvalError
-from qa.squad_metrics import best_of, exact_match, normalize_answer, token_f1  # noqa: F401 (re-exported)
 from qa.models import CorpusInfo, Response
+from qa.squad_metrics import best_of, exact_match, normalize_answer, token_f1  # noqa: F401 (re-exported)
 
 RANK_CUTOFF = 10
 """Passages looked at for recall@k and mrr@10; the runner needs at least this many per answer."""
@@ -324,6 +332,18 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 
+def roc_auc(scores: Sequence[float | None], positive: Sequence[bool]) -> float | None:
+    """Probability that a random positive scores above a random negative (ties count half);
+    None without both classes."""
+    pos = [s or 0.0 for s, p in zip(scores, positive) if p]
+    neg = [s or 0.0 for s, p in zip(scores, positive) if not p]
+    if not pos or not neg:
+        return None
+    neg.sort()
+    wins = sum(bisect_left(neg, x) + 0.5 * (bisect_right(neg, x) - bisect_left(neg, x)) for x in pos)
+    return wins / (len(pos) * len(neg))
+
+
 def ratio(hits: float, total: int) -> float | None:
     """hits / total, or None when total is 0 (the metric is undefined)."""
     return hits / total if total else None
@@ -349,6 +369,7 @@ class QuestionResult(_Strict):
     line: int | None = None
     sentence: str | None = None
     score: float | None = None
+    confidence: float | None = None
     em: float
     f1: float
     answer_hit: bool | None = Field(description="Answer sentence holds a gold answer (answerable questions only).")
@@ -397,6 +418,7 @@ def score_question(question: EvalQuestion, response: Response, latency_ms: float
         line=answer.line if answer is not None else None,
         sentence=answer.sentence if answer is not None else None,
         score=answer.score if answer is not None else None,
+        confidence=response.confidence,
         em=em,
         f1=f1,
         answer_hit=(answer is not None and contains_answer(answer.sentence, golds)) if question.answerable else None,
@@ -428,6 +450,9 @@ class Metrics(BaseModel):
     citation_accuracy: float | None
     abstention_precision: float
     abstention_recall: float
+    abstention_auc: float | None = Field(
+        default=None, description="How well the confidence ranks answerable above unanswerable questions (ROC AUC)."
+    )
     latency_ms_p50: float | None
     latency_ms_p95: float | None
 
@@ -466,6 +491,7 @@ def aggregate(results: Sequence[QuestionResult]) -> Metrics:
         # 0/0: nothing declined means no wrong abstention; no unanswerable question means none missed.
         abstention_precision=sum(not r.answerable for r in declined) / len(declined) if declined else 1.0,
         abstention_recall=sum(not r.answered for r in unanswerable) / len(unanswerable) if unanswerable else 1.0,
+        abstention_auc=roc_auc([r.confidence for r in results], [r.answerable for r in results]),
         latency_ms_p50=percentile(latencies, 50),
         latency_ms_p95=percentile(latencies, 95),
     )

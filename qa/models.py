@@ -148,6 +148,11 @@ class Response(_Frozen):
     supporting_sources: int = Field(default=0, description="Files whose text supports the answer.")
     total_sources: int = Field(default=0, description="Files in the corpus.")
     message: str = Field(default="", description="What to tell the user (e.g. 'No answer in the corpus').")
+    confidence: float = Field(
+        default=0.0, ge=0.0, le=1.0,
+        description="Estimated probability that the best candidate answer is right, also when qa declines "
+        "(equals answer.score when answered).",
+    )
     notices: list[str] = Field(default=[], description="Warnings about the input, e.g. a truncated question.")
     query: str = Field(default="", description="The query used for retrieval (after follow-up resolution).")
 

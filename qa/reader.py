@@ -37,7 +37,8 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Final
 
-from qa.lexical import STOPWORDS, Token, stem as _stem, terms, tokenize
+from qa.lexical import STOPWORDS, Token, terms, tokenize
+from qa.lexical import stem as _stem
 from qa.qtypes import analyse_question, classify_question
 from qa.values import find_values, parse_number, same_value, value_key
 

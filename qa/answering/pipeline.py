@@ -21,6 +21,7 @@ from qa.answering.abstain import Calibration, features
 from qa.answering.agreement import same_answer
 from qa.answering.readers.base import PassageText, ReaderSpan, SpanReader
 from qa.index import LoadedIndex
+from qa.lexical import terms
 from qa.models import Answer, Citation, Conflict, Passage, Response, Sentence
 from qa.retrieve import Hit, diverse
 
@@ -90,8 +91,13 @@ def respond(
     output = reader.read(reader_question, [PassageText(c.source, c.start, c.text) for c in chunks])
     top = read[0].score or 1.0
 
+    qterms = terms(reader_question)
+
     def probability(span: ReaderSpan) -> tuple[float, dict[str, float]]:
-        feats = features(span, read[span.passage].score / top, span.passage)
+        chunk = chunks[span.passage]
+        sentence = _sentence_at(index, chunk.sentence_start, chunk.sentence_end, span.start).text
+        feats = features(span, read[span.passage].score / top, span.passage, qterms, chunk.text, sentence,
+                         index.bm25.idf)
         return calibration.probability(feats), feats
 
     # Spans ranked by their probability of being right, which weighs the reader's score against
@@ -107,7 +113,7 @@ def respond(
     trace.features, trace.text, trace.score = feats, best.text, score
     threshold = calibration.threshold if min_score is None else min_score
     if score < threshold:
-        return Response(answered=False, message=NO_ANSWER, **base)
+        return Response(answered=False, message=NO_ANSWER, confidence=round(score, 4), **base)
 
     lead_source = chunks[best.passage].source
     support = [_citation(index, chunks[best.passage].sentence_start, chunks[best.passage].sentence_end, best)]
@@ -145,7 +151,7 @@ def respond(
         message = f"Reported by {n} of {total} source{'s' if total != 1 else ''}"
     return Response(
         answered=True, answer=answer, citations=support, conflicts=conflicts,
-        supporting_sources=len({c.source for c in support}), message=message, **base,
+        supporting_sources=len({c.source for c in support}), message=message, confidence=round(score, 4), **base,
     )
 
 

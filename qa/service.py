@@ -267,8 +267,9 @@ class QAService:
 
     @staticmethod
     def _clean(text: str) -> str:
-        """Control characters become spaces; runs of white space fold into one."""
-        return " ".join(_CONTROL.sub(" ", text).split())
+        """Terminal escape sequences are dropped, other control characters become spaces, runs of
+        white space fold into one."""
+        return " ".join(_CONTROL.sub(" ", _ESCAPE.sub(" ", text)).split())
 
     def read_source(self, source: str) -> str:
         from qa.ingest import decode
@@ -286,6 +287,8 @@ class QAService:
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x9b[0-?]*[ -/]*[@-~]")
+"""ANSI CSI sequences (ESC [ ... final byte, or the one-byte CSI U+009B) and OSC strings (ESC ] ... BEL/ST)."""
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 

@@ -25,8 +25,10 @@ def tiny_squad(path: Path, n: int = 24) -> Path:
     rng = random.Random(0)
     paragraphs = []
     for i in range(n):
-        name, city, year = rng.choice(NAMES), rng.choice(CITIES), str(1900 + rng.randrange(100))
-        context = f"{name} was born in {city} in {year}. The weather there was cold. {name} later moved away."
+        name = f"{rng.choice(NAMES)} {chr(65 + i)}"  # one person per paragraph: questions are unique
+        city, year = rng.choice(CITIES), str(1900 + rng.randrange(100))
+        context = (f"{name} was born in {city} in {year}. The weather there was cold and the winters were long. "
+                   f"{name} later moved away to study engineering at a large university.")
         qas = [
             {"id": f"{i}w", "question": f"Who was born in {city} in {year}?",
              "answers": [{"text": name, "answer_start": context.index(name)}]},

@@ -7,9 +7,10 @@
    so it is always shown inside one verbatim sentence.
 3. Its probability of being right comes from the reader's calibration (``abstain``); below the
    threshold ``qa`` declines.
-4. Agreement: for every other source, the reader's best span in that source's passages is
-   that source's answer, if the same calibration would answer with it. Equal values support;
-   different values are a conflict. A source never counts for merely mentioning a name.
+4. Agreement: every other source is judged on its own (as if it were the whole corpus): the
+   spans the reader finds in its passages that the calibration would answer with are its
+   answers. One equal to the answer supports it; otherwise its most probable answer is a
+   conflicting value. A source never counts for merely mentioning a name.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from qa.answering.abstain import Calibration, features
 from qa.answering.agreement import same_answer
 from qa.answering.readers.base import PassageText, ReaderSpan, SpanReader
 from qa.index import LoadedIndex
-from qa.lexical import terms
 from qa.models import Answer, Citation, Conflict, Passage, Response, Sentence
 from qa.retrieve import Hit, diverse
 
@@ -33,7 +33,9 @@ class ReadingPlan:
     reader_passages: int = 3
     """Best chunks the reader reads for the answer."""
     agreement_sources: int = 4
-    """Other sources whose best chunk is read too, for agreement and conflicts."""
+    """Chunks of other sources read too, for agreement and conflicts."""
+    per_source: int = 2
+    """Chunks read per other source."""
     pool: int = 30
     """Retrieved chunks in which other sources' best chunks are looked for."""
 
@@ -52,15 +54,17 @@ class Trace:
 
 
 def evidence(index: LoadedIndex, hits: Sequence[Hit], plan: ReadingPlan) -> list[Hit]:
+    """The best chunks, then up to ``per_source`` best chunks of each source not among them."""
     chosen = list(hits[: plan.reader_passages])
-    seen = {index.chunks[h.chunk].source for h in chosen}
-    for h in hits[: plan.pool]:
-        if len(chosen) >= plan.reader_passages + plan.agreement_sources:
+    top_sources = {index.chunks[h.chunk].source for h in chosen}
+    extra: dict[str, int] = {}
+    for h in hits[plan.reader_passages : plan.pool]:
+        if sum(extra.values()) >= plan.agreement_sources:
             break
         src = index.chunks[h.chunk].source
-        if src not in seen:
+        if src not in top_sources and extra.get(src, 0) < plan.per_source:
             chosen.append(h)
-            seen.add(src)
+            extra[src] = extra.get(src, 0) + 1
     return chosen
 
 
@@ -91,25 +95,37 @@ def respond(
     output = reader.read(reader_question, [PassageText(c.source, c.start, c.text) for c in chunks])
     top = read[0].score or 1.0
 
-    qterms = terms(reader_question)
+    first_of: dict[str, int] = {}
+    for i, c in enumerate(chunks):
+        first_of.setdefault(c.source, i)
 
-    def probability(span: ReaderSpan) -> tuple[float, dict[str, float]]:
+    def probability(span: ReaderSpan, alone: bool = False) -> tuple[float, dict[str, float]]:
+        """P(right) of a span; ``alone``: as if the span's source were the whole corpus (its own
+        best passage the reference for the passage score and rank), for agreement between sources."""
         chunk = chunks[span.passage]
-        sentence = _sentence_at(index, chunk.sentence_start, chunk.sentence_end, span.start).text
-        feats = features(span, read[span.passage].score / top, span.passage, qterms, chunk.text, sentence,
-                         index.bm25.idf)
+        if alone:
+            ref = first_of[chunk.source]
+            rank = sum(1 for c in chunks[ref : span.passage] if c.source == chunk.source)
+            rel = read[span.passage].score / (read[ref].score or 1.0)
+        else:
+            rank, rel = span.passage, read[span.passage].score / top
+        feats = features(span, rel, rank)
         return calibration.probability(feats), feats
 
-    # Spans ranked by their probability of being right, which weighs the reader's score against
-    # the retrieval of its passage; each source's answer is its most probable span.
+    # The answer: the span most likely to be right, which weighs the reader's score against the
+    # retrieval of its passage.
     ranked = sorted(((probability(span), span) for span in output.spans), key=lambda x: -x[0][0])
-    by_source: dict[str, tuple[ReaderSpan, float]] = {}
-    for (p, _), span in ranked:
-        by_source.setdefault(chunks[span.passage].source, (span, p))
-    trace.source_answers = {s: (sp.text, p) for s, (sp, p) in by_source.items()}
     if not ranked:
         return Response(answered=False, message=NO_ANSWER, **base)
     (score, feats), best = ranked[0]
+    # What each source answers, read on its own: its spans the calibration would answer with.
+    answers_of: dict[str, list[tuple[float, ReaderSpan]]] = {}
+    for span in output.spans:
+        p_alone = probability(span, alone=True)[0]
+        answers_of.setdefault(chunks[span.passage].source, []).append((p_alone, span))
+    for found in answers_of.values():
+        found.sort(key=lambda x: -x[0])
+    trace.source_answers = {s: (found[0][1].text, found[0][0]) for s, found in answers_of.items()}
     trace.features, trace.text, trace.score = feats, best.text, score
     threshold = calibration.threshold if min_score is None else min_score
     if score < threshold:
@@ -118,12 +134,17 @@ def respond(
     lead_source = chunks[best.passage].source
     support = [_citation(index, chunks[best.passage].sentence_start, chunks[best.passage].sentence_end, best)]
     others: list[tuple[str, Citation]] = []
-    for src, (span, p) in by_source.items():
-        if src == lead_source or p < threshold:
+    for src, found in answers_of.items():
+        if src == lead_source:
             continue
+        confident = [span for p, span in found if p >= threshold]
+        if not confident:
+            continue  # the reader would not answer from this source: it neither supports nor conflicts
+        agreeing = next((span for span in confident if same_answer(span.text, best.text)), None)
+        span = agreeing or confident[0]
         chunk = chunks[span.passage]
         cite = _citation(index, chunk.sentence_start, chunk.sentence_end, span)
-        if same_answer(span.text, best.text):
+        if agreeing is not None:
             support.append(cite)
         else:
             others.append((cite.value or span.text, cite))

@@ -61,29 +61,40 @@ def test_factoid_questions_get_short_cited_spans(seed_service, question, expecte
 
 
 def test_fact_reported_by_several_outlets_lists_each_source(seed_service):
-    r = seed_service.ask("Who shot the recruiting officer in Irkutsk?")
+    r = seed_service.ask("How old was the shooter?")
     sources = {c.source for c in r.citations}
     assert len(sources) >= 2 and r.supporting_sources == len(sources)
     assert r.total_sources == 3
-    assert all("Zinin" in (c.value or c.text) for c in r.citations)
+    assert all("25" in (c.value or "") for c in r.citations)
+    assert r.message == f"Reported by {len(sources)} of 3 sources"
 
 
 @pytest.mark.parametrize(
-    ("question", "values"),
+    "question",
     [
-        ("How long was the queue at the Georgian border?", ({"20 kilometers"}, {"18-kilometre"})),
-        ("How many men fled Russia?", ({"261,000"}, {"260,000"})),
+        "How long was the queue at the Georgian border?",
+        "How many men fled Russia?",
+        "How many men left Russia after the mobilization?",
+        "Who shot the recruiting officer?",
+        "How many protesters have been arrested or detained since the mobilization was announced?",
     ],
 )
-def test_disagreeing_sources_show_each_value_with_its_source(seed_service, question, values):
+def test_supporting_and_conflicting_values_are_each_sources_own_extraction(seed_service, question):
+    """Every supporting source gives the answer's value; every value in a conflict is cut from its
+    own source's text (the reader's extraction there), and differs from the other groups' values."""
+    from qa.answering.agreement import same_answer
+
     r = seed_service.ask(question)
-    assert r.answered
-    assert len(r.conflicts) >= 2, r.message
-    shown = " | ".join(c.value for c in r.conflicts)
-    for options in values:
-        assert any(v in shown for v in options), shown
-    assert len({s for c in r.conflicts for s in c.sources}) >= 2
     assert_offsets(r)
+    if not r.answered:
+        return
+    for c in r.citations:
+        assert c.value and same_answer(c.value, r.answer.text), (c.value, r.answer.text)
+    for group in r.conflicts:
+        for c in group.citations:
+            assert c.value and same_answer(c.value, group.value)
+    values = [g.value for g in r.conflicts]
+    assert all(not same_answer(a, b) for i, a in enumerate(values) for b in values[i + 1 :])
 
 
 def test_question_outside_the_corpus_abstains_with_closest_passages(seed_service):
@@ -108,8 +119,14 @@ def test_followup_resolution_substitutes_the_previous_answer():
     assert "Who shot him?" in query
 
 
-def test_non_factoid_question_gets_a_whole_sentence(seed_service):
-    r = seed_service.ask("Why did the FSB send an infantry fighting vehicle to the border?")
+def test_non_factoid_question_gets_a_whole_sentence_from_the_rule_reader(seed_service):
+    from qa.config import with_updates
+    from qa.service import QAService
+
+    settings = with_updates(seed_service.settings, answer={"reader": "rules"})
+    r = QAService(settings, embedder=seed_service.embedder).ask(
+        "Why did the FSB send an infantry fighting vehicle to the border?"
+    )
     assert r.answered
     assert r.answer.text == r.answer.sentence
     assert_offsets(r)

@@ -7,10 +7,11 @@
    so it is always shown inside one verbatim sentence.
 3. Its probability of being right comes from the reader's calibration (``abstain``); below the
    threshold ``qa`` declines.
-4. Agreement: every other source is judged on its own (as if it were the whole corpus): the
-   spans the reader finds in its passages that the calibration would answer with are its
-   answers. One equal to the answer supports it; otherwise its most probable answer is a
-   conflicting value. A source never counts for merely mentioning a name.
+4. Agreement: every other source is read on its own terms. It supports the answer when the
+   reader, in that source's passages, prefers a span with the same value to 'no answer' (two
+   extractions agreeing). It conflicts only when its most probable span has another value and
+   is one ``qa`` would answer with (the calibrated threshold): a disagreement is a strong claim.
+   A source never counts for merely mentioning a name.
 """
 
 from __future__ import annotations
@@ -118,11 +119,10 @@ def respond(
     if not ranked:
         return Response(answered=False, message=NO_ANSWER, **base)
     (score, feats), best = ranked[0]
-    # What each source answers, read on its own: its spans the calibration would answer with.
+    # What each source answers: its spans, most probable first (as if it were the whole corpus).
     answers_of: dict[str, list[tuple[float, ReaderSpan]]] = {}
     for span in output.spans:
-        p_alone = probability(span, alone=True)[0]
-        answers_of.setdefault(chunks[span.passage].source, []).append((p_alone, span))
+        answers_of.setdefault(chunks[span.passage].source, []).append((probability(span, alone=True)[0], span))
     for found in answers_of.values():
         found.sort(key=lambda x: -x[0])
     trace.source_answers = {s: (found[0][1].text, found[0][0]) for s, found in answers_of.items()}
@@ -137,17 +137,18 @@ def respond(
     for src, found in answers_of.items():
         if src == lead_source:
             continue
-        confident = [span for p, span in found if p >= threshold]
-        if not confident:
-            continue  # the reader would not answer from this source: it neither supports nor conflicts
-        agreeing = next((span for span in confident if same_answer(span.text, best.text)), None)
-        span = agreeing or confident[0]
-        chunk = chunks[span.passage]
-        cite = _citation(index, chunk.sentence_start, chunk.sentence_end, span)
+        # Support: the reader, reading this source, prefers the same value to 'no answer'.
+        agreeing = next((span for _, span in found if span.margin > 0 and same_answer(span.text, best.text)), None)
         if agreeing is not None:
-            support.append(cite)
-        else:
-            others.append((cite.value or span.text, cite))
+            chunk = chunks[agreeing.passage]
+            support.append(_citation(index, chunk.sentence_start, chunk.sentence_end, agreeing))
+            continue
+        # A conflict needs more: the source's most probable value must be one qa would answer with.
+        rival = max((span for _, span in found), key=lambda sp: probability(sp)[0])
+        if probability(rival)[0] >= threshold:
+            chunk = chunks[rival.passage]
+            cite = _citation(index, chunk.sentence_start, chunk.sentence_end, rival)
+            others.append((cite.value or rival.text, cite))
     support = _fullest_first(support) if not others else support
     lead = support[0]
     answer = Answer(

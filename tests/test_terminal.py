@@ -23,8 +23,8 @@ from terminal_helpers import CTRL_Q, ENTER, ROOT, Terminal, qa_command, run_in_t
 pytestmark = pytest.mark.slow
 
 QA = qa_command()
-QUESTION = "Who shot the military recruiter in Ust-Ilimsk?"
-ANSWER = "Ruslan Zinin"
+QUESTION = "Who is the Kremlin spokesperson?"
+ANSWER = "Dmitry Peskov"
 BAR = "━"  # rich's bar (and Textual's) is drawn with this character
 
 

@@ -22,7 +22,7 @@ async def test_real_service_answers_over_the_seeds(tmp_path: Path, monkeypatch: 
     settings = load_settings(corpus=str(SEEDS), index_dir=str(tmp_path / "index"))
     app = create_app(settings, export_dir=tmp_path)  # the real factory, as `qa chat` builds it
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press(*"Who shot the military recruiter in Ust-Ilimsk?", "enter")  # typed while it loads
+        await pilot.press(*"Who is the Kremlin spokesperson?", "enter")  # typed while it loads
         await settle(pilot, rounds=200)
 
         text = screen_text(app)
@@ -33,7 +33,9 @@ async def test_real_service_answers_over_the_seeds(tmp_path: Path, monkeypatch: 
         assert response.answered and response.answer is not None, response.message
         answer = response.answer
         assert DOCUMENTS[answer.source][answer.start : answer.end] == answer.text
+        assert "Peskov" in answer.text  # the learned reader's span, not the rule reader's
         assert answer.text in text
+        assert answer.source in text  # its citation
 
         app.screen.query_one("ChatLog SourceLink", SourceLink).focus()
         await pilot.press("enter")

@@ -16,6 +16,7 @@ from importlib import resources
 
 import numpy as np
 
+from qa.answering.agreement import fullest_first
 from qa.index import LoadedIndex
 from qa.lexical import terms, words
 from qa.models import Answer, Citation, Conflict, Passage, Response, Sentence
@@ -237,7 +238,7 @@ def compose(
 
     citations, conflicts = _sources(index, evidence, spans, best)
     if not conflicts and best.qtype in NAME_TYPES:
-        citations = _fullest_name_first(citations)
+        citations = fullest_first(citations)
     lead = citations[0]
     answer = Answer(
         text=lead.value, sentence=lead.text, source=lead.source, start=lead.value_start, end=lead.value_end,
@@ -326,22 +327,6 @@ def _sources(
 
 
 NAME_TYPES = frozenset({"person", "place", "organization", "name"})
-
-
-def _fullest_name_first(citations: list[Citation]) -> list[Citation]:
-    """Lead with the fullest wording of an agreed name ('Ruslan Zinin' over 'Zinin'), when
-    another source's value contains the answer's words and adds to them."""
-    first = citations[0]
-    words_first = (first.value or "").lower().split()
-    fuller = [
-        c for c in citations[1:]
-        if c.value and len(c.value) > len(first.value or "")
-        and all(w in c.value.lower().split() for w in words_first)
-    ]
-    if not fuller:
-        return citations
-    lead = max(fuller, key=lambda c: len(c.value or ""))
-    return [lead] + [c for c in citations if c is not lead]
 
 
 def _span_quality(span: SpanCandidate) -> float:

@@ -7,6 +7,7 @@ other answers match when one's words contain the other's (``'Zinin'`` / ``'Rusla
 
 from __future__ import annotations
 
+from qa.models import Citation
 from qa.values import normalize_text, value_key
 
 
@@ -46,3 +47,15 @@ def _number(text: str) -> str | None:
 
 _NUMBER_WORDS = ("hundred", "thousand", "million", "billion", "dozen", "one", "two", "three", "four", "five",
                  "six", "seven", "eight", "nine", "ten", "twenty", "thirty", "forty", "fifty")
+
+
+def fullest_first(citations: list[Citation]) -> list[Citation]:
+    """Lead with the fullest wording of an agreed value ('Ruslan Zinin' over 'Zinin')."""
+    first = citations[0]
+    words = (first.value or "").lower().split()
+    fuller = [c for c in citations[1:] if c.value and len(c.value) > len(first.value or "")
+              and all(w in c.value.lower().split() for w in words)]
+    if not fuller:
+        return citations
+    lead = max(fuller, key=lambda c: len(c.value or ""))
+    return [lead] + [c for c in citations if c is not lead]

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from qa.answering.abstain import Calibration, features
-from qa.answering.agreement import same_answer
+from qa.answering.agreement import fullest_first, same_answer
 from qa.answering.readers.base import PassageText, ReaderSpan, SpanReader
 from qa.index import LoadedIndex
 from qa.models import Answer, Citation, Conflict, Passage, Response, Sentence
@@ -149,7 +149,7 @@ def respond(
             chunk = chunks[rival.passage]
             cite = _citation(index, chunk.sentence_start, chunk.sentence_end, rival)
             others.append((cite.value or rival.text, cite))
-    support = _fullest_first(support) if not others else support
+    support = fullest_first(support) if not others else support
     lead = support[0]
     answer = Answer(
         text=lead.value, sentence=lead.text, source=lead.source, start=lead.value_start, end=lead.value_end,
@@ -199,18 +199,6 @@ def _citation(index: LoadedIndex, first: int, last: int, span: ReaderSpan) -> Ci
         source=sent.source, start=sent.start, end=sent.end, line_start=sent.line_start, line_end=sent.line_end,
         text=sent.text, value=stripped, value_start=start, value_end=end,
     )
-
-
-def _fullest_first(citations: list[Citation]) -> list[Citation]:
-    """Lead with the fullest wording of an agreed value ('Ruslan Zinin' over 'Zinin')."""
-    first = citations[0]
-    words = (first.value or "").lower().split()
-    fuller = [c for c in citations[1:] if c.value and len(c.value) > len(first.value or "")
-              and all(w in c.value.lower().split() for w in words)]
-    if not fuller:
-        return citations
-    lead = max(fuller, key=lambda c: len(c.value or ""))
-    return [lead] + [c for c in citations if c is not lead]
 
 
 def _passage(index: LoadedIndex, hit: Hit) -> Passage:

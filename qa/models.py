@@ -80,6 +80,14 @@ class IndexManifest(_Frozen):
     build_id: str
     model: str = Field(description="Model id as configured (name or path).")
     model_sha256: str | None = Field(description="sha256 of the model weights file, when there is one.")
+    embedding_runtime: str | None = Field(
+        default=None,
+        description="'onnx-int8'/'onnx-fp32' when onnxruntime computed the vectors; None: sentence-transformers "
+        "(or the model-free hashing embedder). Absent in indexes built before the ONNX runtime existed.",
+    )
+    runtime_sha256: str | None = Field(
+        default=None, description="sha256 of the ONNX file that computed the vectors (see qa.onnx_models)."
+    )
     dimension: int
     chunking: ChunkingSettings
     tokenizer: int = Field(description="Version of the BM25 tokenizer (qa.lexical.TOKENIZER_VERSION).")

@@ -32,10 +32,11 @@ def hashing(tmp_path: Path, seed_corpus: Path) -> Settings:
 
 @pytest.fixture(scope="session")
 def real_embedder():
-    """The packaged all-MiniLM-L6-v2, loaded once per test session."""
-    from qa.embed import SentenceTransformerEmbedder
+    """The packaged all-MiniLM-L6-v2 as the default settings run it (onnxruntime, int8), loaded once per session."""
+    from qa.config import EmbeddingSettings
+    from qa.embed import make_embedder
 
-    embedder = SentenceTransformerEmbedder()
+    embedder = make_embedder(EmbeddingSettings())
     embedder.warm_up()
     return embedder
 

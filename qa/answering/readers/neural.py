@@ -6,6 +6,11 @@ passages -> windows with offsets), the model call (batched, one forward for all 
 limit, never a span in the question or padding). Spans come back in file offsets.
 
 The weights file is pinned by sha256 and checked at load; a different file is refused.
+
+Two backends run the same weights: ``"onnx"`` (the default when onnxruntime is installed):
+onnxruntime over an ONNX export of the file plus the Rust tokenizers, no torch; ``"torch"``
+(the reference): :class:`~qa.answering.readers.model.SpanModel` with transformers' tokenizer.
+``quantize`` picks int8 weights in either (onnxruntime's or torch's dynamic quantisation).
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ class NeuralReader:
         max_answer_tokens: int = 30,
         quantize: bool = True,
         threads: int = 0,
+        backend: str | None = None,
     ) -> None:
         if max_length < 32:
             raise ModelError(f"reader max_length must be at least 32 tokens, got {max_length}")
@@ -59,6 +65,13 @@ class NeuralReader:
         self.max_answer_tokens = max_answer_tokens
         self.quantize = quantize
         self.threads = threads
+        if backend is None:
+            from qa.onnx_models import available
+
+            backend = "onnx" if available() else "torch"
+        if backend not in ("onnx", "torch"):
+            raise ModelError(f"reader backend must be 'onnx' or 'torch', got {backend!r}")
+        self.backend = backend
         self._model = None
         self._tokenizer = None
         self._lock = threading.Lock()
@@ -73,7 +86,11 @@ class NeuralReader:
                 self._load()
 
     def _load(self) -> None:
-        self._tokenizer, self._model = _load_model(self.weights, self.base_dir or _default_base(), self.quantize)
+        base = self.base_dir or _default_base()
+        if self.backend == "onnx":
+            self._tokenizer, self._model = _load_onnx(self.weights, base, self.quantize, self.threads)
+        else:
+            self._tokenizer, self._model = _load_model(self.weights, base, self.quantize)
 
     def read(self, question: str, passages: Sequence[PassageText]) -> ReaderOutput:
         from qa.answering.readers.spans import postprocess, preprocess
@@ -96,6 +113,8 @@ class NeuralReader:
         return ReaderOutput(tuple(spans), null)
 
     def _forward(self, ids: np.ndarray, mask: np.ndarray, types: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.backend == "onnx":
+            return self._model(ids, mask, types)
         import torch
 
         from qa.embed import _torch_threads
@@ -105,10 +124,9 @@ class NeuralReader:
         return s.numpy(), e.numpy()
 
 
-@lru_cache(maxsize=2)
-def _load_model(weights: Path, base: Path, quantize: bool):
-    """(tokenizer, model), checked against the pin; cached so services in one process share one copy."""
-    from qa.answering.readers.model import file_sha256, load_reader
+def _checked_sha256(weights: Path) -> str:
+    """The weights file's sha256, refused when it is not the pinned one."""
+    from qa.onnx_models import file_sha256
 
     if not weights.is_file():
         raise ModelError(f"reader weights not found: {weights}")
@@ -119,6 +137,24 @@ def _load_model(weights: Path, base: Path, quantize: bool):
             f"reader weights {weights.name} have sha256 {digest[:12]}…, expected {expected[:12]}…: "
             "the file is damaged or was replaced; reinstall qa or point answer.reader_weights at another reader"
         )
+    return digest
+
+
+@lru_cache(maxsize=2)
+def _load_onnx(weights: Path, base: Path, quantize: bool, threads: int):
+    """(Rust tokenizer, onnxruntime model), checked against the pin; exported on first use; no torch."""
+    from qa.answering.readers.onnx_backend import load
+
+    digest = _checked_sha256(weights)
+    return load(weights, digest, base, quantize, threads)
+
+
+@lru_cache(maxsize=2)
+def _load_model(weights: Path, base: Path, quantize: bool):
+    """(tokenizer, model), checked against the pin; cached so services in one process share one copy."""
+    from qa.answering.readers.model import load_reader
+
+    _checked_sha256(weights)
     try:
         import torch
         from transformers import AutoTokenizer

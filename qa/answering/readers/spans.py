@@ -46,7 +46,14 @@ class WindowSpan:
 def preprocess(
     tokenizer, question: str, passages: Sequence[str], *, max_length: int, stride: int, max_question_tokens: int = 64
 ) -> Windows:
-    """Windows over every passage for one question (a transformers fast tokenizer)."""
+    """Windows over every passage for one question (a transformers fast tokenizer, or a Rust
+    ``tokenizers.Tokenizer``: then :func:`qa.answering.readers.onnx_backend.preprocess`, same windows)."""
+    if type(tokenizer).__module__.startswith("tokenizers"):
+        from qa.answering.readers.onnx_backend import preprocess as rust_preprocess
+
+        return rust_preprocess(
+            tokenizer, question, passages, max_length=max_length, stride=stride, max_question_tokens=max_question_tokens
+        )
     question = _clip_question(tokenizer, question, max_question_tokens)
     enc = tokenizer(
         [question] * len(passages),

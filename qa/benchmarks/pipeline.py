@@ -49,6 +49,15 @@ class RecordingEmbedder:
     def fingerprint(self) -> str | None:
         return self.inner.fingerprint()
 
+    @property
+    def runtime(self) -> str | None:
+        """The inner embedder's ONNX runtime (recorded in the manifest), None for sentence-transformers."""
+        return getattr(self.inner, "runtime", None)
+
+    @property
+    def runtime_sha256(self) -> str | None:
+        return getattr(self.inner, "runtime_sha256", None)
+
     def warm_up(self) -> None:
         warm = getattr(self.inner, "warm_up", None)
         if warm is not None:
@@ -106,10 +115,16 @@ class Throughput:
 def plain_model(embedder, device: str = "cpu"):
     """The baseline encoder: a separate, plain ``SentenceTransformer`` of the same weights.
 
-    An embedder that is not a sentence-transformers model (the hashing embedder of the
-    tests) is its own baseline.
+    For the ONNX embedder that is the packaged model on sentence-transformers (torch), so the
+    ratio is the new pipeline against plain torch encoding. An embedder that is neither (the
+    hashing embedder of the tests) is its own baseline.
     """
     path = getattr(embedder, "path", None)
+    if path is None and getattr(embedder, "runtime", None) is not None:
+        # the ONNX embedder: its baseline is the model it was exported from, on sentence-transformers
+        from qa.embed import default_model_path
+
+        path = str(default_model_path())
     if path is None:
         return _SameEncoder(embedder)
     from sentence_transformers import SentenceTransformer

@@ -57,7 +57,7 @@ def child_env() -> dict[str, str]:
     return env
 
 
-def run_child(cmd: list[str], timeout: float = 900.0, check: bool = True) -> ChildRun:
+def run_child(cmd: list[str], timeout: float = 900.0, check: bool = True, env: dict | None = None) -> ChildRun:
     """Run ``cmd`` via the launcher; its own wall time (fork to exit) and peak RSS."""
     with tempfile.TemporaryDirectory(prefix="qa-bench-child-") as tmp:
         report = Path(tmp) / "report.json"
@@ -65,7 +65,8 @@ def run_child(cmd: list[str], timeout: float = 900.0, check: bool = True) -> Chi
         with out_path.open("wb") as out, err_path.open("wb") as err:
             proc = subprocess.Popen(
                 [sys.executable, "-c", _LAUNCHER, str(report), *cmd],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=child_env(), start_new_session=True,
+                stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=child_env() | (env or {}),
+                start_new_session=True,
             )
             try:
                 proc.wait(timeout=timeout)
@@ -110,25 +111,61 @@ def qa_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "qa.cli", *args]
 
 
-def cold_ask_and_floor(question: str, corpus: Path, index_dir: Path, repeats: int) -> dict:
-    """Interleaved: the import floor, then ``qa ask`` on a built index, ``repeats`` times each."""
-    floors, asks, ask_rss, floor_rss = [], [], [], []
+def cold_ask_and_floor(
+    question: str, corpus: Path, index_dir: Path, repeats: int, torch_index_dir: Path | None = None
+) -> dict:
+    """Interleaved, ``repeats`` times each: the import floor (torch + sentence-transformers), ``qa ask``
+    on a built index, and (with ``torch_index_dir``) the same ``qa ask`` on the old path: embedder and
+    reader on torch (:mod:`qa.benchmarks.old_path`) over an index built by sentence-transformers."""
+    floors, asks, ask_rss, floor_rss, old, old_rss = [], [], [], [], [], []
+    args = ("ask", question, "--corpus", str(corpus))
     for _ in range(repeats):
         floor = run_child([sys.executable, "-c", IMPORT_FLOOR])
         floors.append(floor.seconds)
         floor_rss.append(floor.peak_rss_mb)
-        ask = run_child(qa_cmd("ask", question, "--corpus", str(corpus), "--index", str(index_dir)))
+        ask = run_child(qa_cmd(*args, "--index", str(index_dir)))
         asks.append(ask.seconds)
         ask_rss.append(ask.peak_rss_mb)
+        if torch_index_dir is not None:
+            before = run_child([sys.executable, "-m", "qa.benchmarks.old_path", *args, "--index", str(torch_index_dir)])
+            old.append(before.seconds)
+            old_rss.append(before.peak_rss_mb)
     cold, base = median(asks), median(floors)
-    return {
+    out = {
         "cold_ask_s": cold,
         "import_floor_s": base,
         "cold_ask_over_floor_s": median([a - f for a, f in zip(asks, floors)]),
         "peak_rss_ask_mb": median(ask_rss),
         "peak_rss_import_floor_mb": median(floor_rss),
         "repeats": repeats,
+        "runs": {"cold_ask_s": asks, "import_floor_s": floors, "cold_ask_torch_s": old},
     }
+    if old:
+        out |= {
+            "cold_ask_torch_s": median(old),
+            "peak_rss_ask_torch_mb": median(old_rss),
+            "cold_ask_speedup_vs_torch": median([o / a for o, a in zip(old, asks)]),
+        }
+    return out
+
+
+def chat_ready(corpus: Path, index_dir: Path, export_dir: Path, question: str, repeats: int) -> dict:
+    """Launch -> the answer to a question sent at the first frame, in fresh processes
+    (:mod:`qa.benchmarks.chat_ready`); also which heavy modules the chat had loaded by then."""
+    seconds, modules = [], set()
+    for _ in range(repeats):
+        cmd = [
+            sys.executable, "-m", "qa.benchmarks.chat_ready", "--corpus", str(corpus), "--index", str(index_dir),
+            "--export-dir", str(export_dir), "--question", question,
+        ]
+        launched = time.monotonic()
+        stdout = _spawn_direct(cmd, timeout=300)
+        seconds.append(_last_float(stdout, "ANSWERED ") - launched)
+        for line in stdout.splitlines():
+            if line.startswith("MODULES "):
+                modules.update(json.loads(line[len("MODULES "):]))
+    return {"chat_ready_s": median(seconds), "runs": seconds, "heavy_modules_loaded": sorted(modules),
+            "repeats": repeats}
 
 
 def cold_index(corpus: Path, index_dir: Path, repeats: int) -> dict:

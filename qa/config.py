@@ -86,7 +86,8 @@ class AnswerSettings(_Section):
     )
     reader_passages: int = Field(default=3, ge=1, le=20, description="Best passages the neural reader reads.")
     agreement_sources: int = Field(
-        default=4, ge=0, le=20, description="Other sources whose best passage is also read, for agreement/conflicts."
+        default=4, ge=0, le=20,
+        description="Passages of other sources also read (at most 2 per source), for agreement and conflicts.",
     )
     reader_model: str | None = Field(
         default=None,

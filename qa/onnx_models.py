@@ -89,9 +89,17 @@ def recorded_embedder_sha256(base_sha256: str, variant: str) -> str | None:
         return None
 
 
-def reader_file(weights: Path, weights_sha256: str, base_dir: Path, variant: str) -> OnnxFile:
-    """The learned reader's ONNX file (exported on first use)."""
-    folder = cache_dir() / f"{weights.stem}-{weights_sha256[:16]}-x{EXPORT_VERSION}"
+def reader_file(weights: Path, weights_sha256: str, base_dir: Path, variant: str, shipped: bool = True) -> OnnxFile:
+    """The learned reader's ONNX file (exported on first use).
+
+    The shipped reader's export goes to the cache; a reader trained by ``qa train-reader``
+    (``shipped=False``) gets its export beside its weights, ``.<stem>-onnx-<sha>-x<version>/``, so it
+    goes away with the run folder instead of piling up in the cache (unless that folder is read-only).
+    """
+    name = f"{weights.stem}-{weights_sha256[:16]}-x{EXPORT_VERSION}"
+    folder = cache_dir() / name
+    if not shipped and os.access(Path(weights).parent, os.W_OK):
+        folder = Path(weights).parent / f".{weights.stem}-onnx-{weights_sha256[:16]}-x{EXPORT_VERSION}"
     # 7-bit weights (reduce_range): with full 8-bit ones the reader lost a seed answer ("Who shot the
     # recruiting officer in Irkutsk?" -> Ruslan Zinin) that fp32 and torch's int8 find; on CPUs without
     # VNNI (AVX2) 8-bit weights x 8-bit activations can saturate in the int16 accumulation.

@@ -310,3 +310,18 @@ def test_chat_answering_worker_imports_no_torch(onnx_index, tmp_path) -> None:
     lines = dict(line.split(" ", 1) for line in done.stdout.splitlines() if " " in line)
     assert json.loads(lines["MODULES"]) == []
     assert float(lines["ANSWERED"]) > start
+
+
+def test_a_trained_reader_is_exported_beside_its_weights_not_into_the_cache(tmp_path, monkeypatch) -> None:
+    from qa.answering.readers.neural import DEFAULT_READER, WEIGHTS_DIR, NeuralReader
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("QA_MODEL_CACHE", str(cache))
+    run = tmp_path / "run"
+    run.mkdir()
+    weights = run / "reader.safetensors"  # not a pinned name: a reader from `qa train-reader`
+    weights.write_bytes((WEIGHTS_DIR / f"{DEFAULT_READER}.safetensors").read_bytes())
+    reader = NeuralReader(weights, backend="onnx", quantize=True)
+    reader.warm_up()
+    assert not cache.exists()
+    assert [p.name.startswith(".reader-onnx-") for p in run.iterdir() if p.is_dir()] == [True]

@@ -146,7 +146,7 @@ def _load_onnx(weights: Path, base: Path, quantize: bool, threads: int):
     from qa.answering.readers.onnx_backend import load
 
     digest = _checked_sha256(weights)
-    return load(weights, digest, base, quantize, threads)
+    return load(weights, digest, base, quantize, threads, shipped=READER_SHA256.get(weights.stem) == digest)
 
 
 @lru_cache(maxsize=2)

@@ -41,8 +41,9 @@ class OnnxSpanModel:
         return start, end
 
 
-def load(weights: Path, weights_sha256: str, base: Path, quantize: bool, threads: int = 0):
-    """(tokenizer, model) for the reader in ``weights`` over ``base``'s tokenizer."""
+def load(weights: Path, weights_sha256: str, base: Path, quantize: bool, threads: int = 0, shipped: bool = True):
+    """(tokenizer, model) for the reader in ``weights`` over ``base``'s tokenizer (``shipped``: one of
+    qa's pinned readers, exported into the shared cache; otherwise beside the weights file)."""
     from tokenizers import Tokenizer
 
     from qa.onnx_models import reader_file
@@ -50,7 +51,7 @@ def load(weights: Path, weights_sha256: str, base: Path, quantize: bool, threads
     tokenizer = Tokenizer.from_file(str(Path(base) / "tokenizer.json"))
     tokenizer.no_padding()
     tokenizer.no_truncation()
-    onnx = reader_file(Path(weights), weights_sha256, Path(base), "int8" if quantize else "fp32")
+    onnx = reader_file(Path(weights), weights_sha256, Path(base), "int8" if quantize else "fp32", shipped=shipped)
     return tokenizer, OnnxSpanModel(onnx.path, threads)
 
 

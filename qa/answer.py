@@ -19,9 +19,9 @@ import numpy as np
 from qa.answering.agreement import fullest_first
 from qa.index import LoadedIndex
 from qa.lexical import terms, words
-from qa.models import Answer, Citation, Conflict, Passage, Response, Sentence
+from qa.models import Answer, Citation, Conflict, Response, Sentence
 from qa.reader import SentenceCandidate, SpanCandidate, is_vague, read, same_value
-from qa.retrieve import Hit, diverse
+from qa.retrieve import Hit, shown_passages
 
 NO_ANSWER = "No answer in the corpus"
 READER_CHUNKS = 8  # best chunks whose sentences the reader sees
@@ -217,7 +217,7 @@ def compose(
     span_reader=None,
 ) -> Response:
     """Build the Response. ``explain``, when given, receives the reader's features (for calibration)."""
-    passages = [_passage(index, h) for h in diverse(index, hits, top_k)]
+    passages = shown_passages(index, hits, top_k)
     base = dict(question=question, passages=passages, total_sources=total_sources, notices=list(notices), query=query)
     evidence = gather(index, hits, qvec)
     if span_reader is not None:
@@ -339,12 +339,4 @@ def _citation(sent: Sentence, span: SpanCandidate | None) -> Citation:
         source=sent.source, start=sent.start, end=sent.end, line_start=sent.line_start, line_end=sent.line_end,
         text=sent.text, value=span.text if span else None,
         value_start=span.start if span else None, value_end=span.end if span else None,
-    )
-
-
-def _passage(index: LoadedIndex, hit: Hit) -> Passage:
-    c = index.chunks[hit.chunk]
-    return Passage(
-        source=c.source, start=c.start, end=c.end, line_start=c.line_start, line_end=c.line_end,
-        score=round(hit.score, 4), text=c.text,
     )

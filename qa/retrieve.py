@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa.index import LoadedIndex
+from qa.models import Passage
 
 # Weights of the fused score (dense chunk, best dense sentence, BM25), measured on SQuAD dev.
 W_CHUNK = 0.35
@@ -125,3 +126,13 @@ def diverse(index: LoadedIndex, hits: Sequence[Hit], k: int, max_overlap: float 
         if len(picked) >= k:
             break
     return picked
+
+
+def shown_passages(index: LoadedIndex, hits: Sequence[Hit], k: int) -> list[Passage]:
+    """The passages a Response shows: the best ``k`` hits with near-duplicates dropped."""
+    out = []
+    for hit in diverse(index, hits, k):
+        c = index.chunks[hit.chunk]
+        out.append(Passage(source=c.source, start=c.start, end=c.end, line_start=c.line_start,
+                           line_end=c.line_end, score=round(hit.score, 4), text=c.text))
+    return out

@@ -23,8 +23,8 @@ from qa.answering.abstain import Calibration, features
 from qa.answering.agreement import fullest_first, same_answer
 from qa.answering.readers.base import PassageText, ReaderSpan, SpanReader
 from qa.index import LoadedIndex
-from qa.models import Answer, Citation, Conflict, Passage, Response, Sentence
-from qa.retrieve import Hit, diverse
+from qa.models import Answer, Citation, Conflict, Response, Sentence
+from qa.retrieve import Hit, shown_passages
 
 NO_ANSWER = "No answer in the corpus"
 
@@ -85,7 +85,7 @@ def respond(
     trace: Trace | None = None,
 ) -> Response:
     total = index.manifest.counts.get("files", 0)
-    shown = [_passage(index, h) for h in diverse(index, hits, top_k)]
+    shown = shown_passages(index, hits, top_k)
     base = dict(question=question, passages=shown, total_sources=total, notices=list(notices), query=query)
     read = evidence(index, hits, plan)
     trace = trace if trace is not None else Trace()
@@ -199,9 +199,3 @@ def _citation(index: LoadedIndex, first: int, last: int, span: ReaderSpan) -> Ci
         source=sent.source, start=sent.start, end=sent.end, line_start=sent.line_start, line_end=sent.line_end,
         text=sent.text, value=stripped, value_start=start, value_end=end,
     )
-
-
-def _passage(index: LoadedIndex, hit: Hit) -> Passage:
-    c = index.chunks[hit.chunk]
-    return Passage(source=c.source, start=c.start, end=c.end, line_start=c.line_start, line_end=c.line_end,
-                   score=round(hit.score, 4), text=c.text)

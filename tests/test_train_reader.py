@@ -116,3 +116,19 @@ def test_cli_rejects_a_missing_training_file(tmp_path):
     assert proc.returncode != 0
     assert "training file not found" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_cli_trains_in_a_terminal_with_a_progress_bar(tmp_path, tiny_base):
+    """`qa train-reader` as a person runs it: in an 80x24 pseudo-terminal, a progress bar, exit 0."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from terminal_helpers import qa_command, run_in_terminal
+
+    data = tiny_squad(tmp_path / "t.json.gz")
+    term = run_in_terminal([*qa_command(), "train-reader", str(data), "--out", str(tmp_path / "out"),
+                            "--base", str(tiny_base), "--max-length", "64", "--stride", "16", "--epochs", "1",
+                            "--threads", "1"], cwd=tmp_path)
+    assert term.returncode == 0, term.tail()
+    assert "Traceback" not in term.text
+    assert "training" in term.text and "━" in term.text
+    assert (tmp_path / "out" / "reader.safetensors").is_file()
+    assert '"steps"' in term.text

@@ -647,7 +647,7 @@ def run_train_reader(args: argparse.Namespace) -> int:
         raise SystemExit(f"qa: training file not found: {cfg.train}")
     if cfg.dev and not Path(cfg.dev).is_file():
         raise SystemExit(f"qa: dev file not found: {cfg.dev}")
-    with progress_bar(sys.stderr.isatty()) as progress:
+    with progress_bar() as progress:
         factory = (lambda total: lambda done, n: progress("training", done, n)) if progress else None
         metrics = train(cfg, resume=args.resume, log=lambda m: print(f"qa: {m}", file=sys.stderr, flush=True),
                         progress_factory=factory)

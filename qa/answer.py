@@ -18,7 +18,7 @@ import numpy as np
 
 from qa.answering.agreement import fullest_first
 from qa.index import LoadedIndex
-from qa.lexical import terms, words
+from qa.lexical import terms
 from qa.models import Answer, Citation, Conflict, Response, Sentence
 from qa.reader import SentenceCandidate, SpanCandidate, is_vague, read, same_value
 from qa.retrieve import Hit, shown_passages
@@ -31,43 +31,6 @@ SAME_SENTENCE_COS = 0.72  # for sentence answers: another source's sentence this
 CONFLICT_COS = 0.5  # a different value counts as a conflict only in a sentence this close to the answer's
 AGREE_RATIO = 0.35  # the same value in another source supports the answer from this share of its score
 QUALITY_SLACK = 0.25  # a conflicting span may fit its sentence this much worse than the answer fits its own
-
-
-# --- follow-up questions --------------------------------------------------------------
-
-_SUBJECT = {"he", "she", "they", "him", "them", "it"}
-_POSSESSIVE = {"his", "her", "their", "its"}
-_DEICTIC = {"this", "that", "there", "these", "those"}
-_WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
-
-
-def refers_back(question: str) -> bool:
-    """Whether a question leans on the conversation: a pronoun, or almost no content words."""
-    toks = words(question)
-    if any(t in _SUBJECT or t in _POSSESSIVE or t in _DEICTIC for t in toks):
-        return True
-    return len(terms(question)) <= 1
-
-
-def resolve_followup(question: str, previous_question: str, previous_answer: str | None) -> tuple[str, str]:
-    """(question for the reader, query for retrieval) for a follow-up.
-
-    A short previous answer (an entity or value) replaces the first pronoun ("How old
-    was he?" -> "How old was Ruslan Zinin?"); the previous question's words are added to
-    the retrieval query so the same passages come back.
-    """
-    reader_q = question
-    if previous_answer and len(previous_answer.split()) <= 6:
-        for m in _WORD_RE.finditer(question):
-            w = m.group().lower()
-            if w in _SUBJECT or w in _POSSESSIVE:
-                repl = previous_answer + ("'s" if w in _POSSESSIVE else "")
-                reader_q = question[: m.start()] + repl + question[m.end() :]
-                break
-    extra = [previous_question]
-    if previous_answer:
-        extra.append(previous_answer)
-    return reader_q, " ".join([reader_q, *extra])
 
 
 # --- calibration ----------------------------------------------------------------------

@@ -202,7 +202,8 @@ class QAService:
     def _ask(
         self, index, question: str, text: str, history: tuple[str, ...], notices: list[str], explain=None
     ) -> Response:
-        from qa.answer import compose, refers_back, resolve_followup
+        from qa.answer import compose
+        from qa.answering.question import Question, refers_back
         from qa.lexical import terms
         from qa.retrieve import retrieve
 
@@ -210,11 +211,11 @@ class QAService:
         cached = self._answers.get(key)
         if cached is not None and not notices and explain is None:
             return cached.model_copy(update={"question": question})
-        reader_q, query = text, text
+        q = Question.standalone(question, text, tuple(notices))
         if history and refers_back(text):
             prev = self._ask(index, history[-1], history[-1], history[:-1], [])
-            prev_answer = prev.answer.text if prev.answered and prev.answer else None
-            reader_q, query = resolve_followup(text, history[-1], prev_answer)
+            q = q.following(history[-1], prev.answer.text if prev.answered and prev.answer else None)
+        reader_q, query = q.reader_text, q.query
         s = self.settings
         qvec = self.embedder.encode([query], 1)[0]
         if s.answer.reader == "neural":
@@ -224,8 +225,8 @@ class QAService:
             hits = retrieve(index, qvec, terms(query), max(s.retrieval.top_k, plan.pool), s.retrieval.candidates)
             trace = Trace()
             response = respond(
-                question, reader_q, query, index, hits, self.neural_reader, self.calibration,
-                top_k=s.retrieval.top_k, plan=plan, min_score=s.answer.min_score, notices=notices, trace=trace,
+                q, index, hits, self.neural_reader, self.calibration,
+                top_k=s.retrieval.top_k, plan=plan, min_score=s.answer.min_score, trace=trace,
             )
             if explain is not None:
                 explain.update(features=trace.features, text=trace.text, score=trace.score,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.answer import refers_back, resolve_followup
+from qa.answering.question import refers_back, resolve_followup
 from qa.errors import QuestionError
 from qa.models import Response
 

@@ -144,3 +144,14 @@ def test_reader_reads_every_source_once_within_the_plan(tmp_path):
 def test_same_answer_is_decided_by_the_text(a, b, same):
     assert same_answer(a, b) is same
     assert same_answer(b, a) is same
+
+
+def test_a_follow_up_question_reads_with_the_previous_answer():
+    from qa.answering.question import Question, refers_back
+
+    q = Question.standalone("How old was he?", "How old was he?")
+    assert refers_back(q.text)
+    f = q.following("Who shot the officer?", "Ruslan Zinin")
+    assert f.asked == "How old was he?" and f.reader_text == "How old was Ruslan Zinin?"
+    assert "Who shot the officer?" in f.query and "Ruslan Zinin" in f.query
+    assert q.reader_text == "How old was he?"  # frozen: following() returns a new question

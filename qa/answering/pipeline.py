@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from qa.answering.abstain import Calibration, features
 from qa.answering.agreement import fullest_first, same_answer
+from qa.answering.question import Question
 from qa.answering.readers.base import PassageText, ReaderSpan, SpanReader
 from qa.index import LoadedIndex
 from qa.models import Answer, Citation, Conflict, Response, Sentence
@@ -70,9 +71,7 @@ def evidence(index: LoadedIndex, hits: Sequence[Hit], plan: ReadingPlan) -> list
 
 
 def respond(
-    question: str,
-    reader_question: str,
-    query: str,
+    question: Question,
     index: LoadedIndex,
     hits: Sequence[Hit],
     reader: SpanReader,
@@ -81,19 +80,19 @@ def respond(
     top_k: int,
     plan: ReadingPlan = ReadingPlan(),
     min_score: float | None = None,
-    notices: Sequence[str] = (),
     trace: Trace | None = None,
 ) -> Response:
     total = index.manifest.counts.get("files", 0)
     shown = shown_passages(index, hits, top_k)
-    base = dict(question=question, passages=shown, total_sources=total, notices=list(notices), query=query)
+    base = dict(question=question.asked, passages=shown, total_sources=total, notices=list(question.notices),
+                query=question.query)
     read = evidence(index, hits, plan)
     trace = trace if trace is not None else Trace()
     trace.passages = [(index.chunks[h.chunk].source, h.chunk, h.score) for h in read]
     if not read:
         return Response(answered=False, message=NO_ANSWER, **base)
     chunks = [index.chunks[h.chunk] for h in read]
-    output = reader.read(reader_question, [PassageText(c.source, c.start, c.text) for c in chunks])
+    output = reader.read(question.reader_text, [PassageText(c.source, c.start, c.text) for c in chunks])
     top = read[0].score or 1.0
 
     first_of: dict[str, int] = {}

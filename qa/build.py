@@ -23,7 +23,8 @@ from qa import index as store
 from qa.config import Settings
 from qa.embed import Embedder, runtime_changed
 from qa.errors import CorpusError, IndexCorruptError, IndexLockedError
-from qa.ingest import FileRef, chunk_sentences, file_sha256, list_files, read_document, split_sentences
+from qa.hashing import file_sha256
+from qa.ingest import FileRef, chunk_sentences, list_files, read_document, split_sentences
 from qa.lexical import TOKENIZER_VERSION, BM25Index
 from qa.models import BuildReport, Chunk, ChunkingSettings, FileEntry, IndexManifest, Sentence, SkippedFile
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from qa.config import DEFAULT_MODEL, EmbeddingSettings
 from qa.errors import ModelError
+from qa.hashing import file_sha256
 
 DEFAULT_MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 """sha256 of model.safetensors of sentence-transformers/all-MiniLM-L6-v2, revision 1110a243."""
@@ -313,11 +314,7 @@ class SentenceTransformerEmbedder:
         weights = Path(self.path) / "model.safetensors"
         digest = None
         if weights.is_file():
-            h = hashlib.sha256()
-            with weights.open("rb") as fh:
-                for block in iter(lambda: fh.read(1 << 22), b""):
-                    h.update(block)
-            digest = h.hexdigest()
+            digest = file_sha256(weights)
         if self.model_id == DEFAULT_MODEL and digest != DEFAULT_MODEL_SHA256:
             raise ModelError(
                 f"default model weights at {weights} have sha256 {digest}, expected {DEFAULT_MODEL_SHA256} "

@@ -29,7 +29,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from qa.errors import IndexCorruptError
-from qa.ingest import file_sha256
+from qa.hashing import file_sha256
 from qa.lexical import BM25Index
 from qa.models import Chunk, IndexManifest, Sentence
 

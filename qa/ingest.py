@@ -147,14 +147,6 @@ def read_document(ref: FileRef, max_bytes: int | None = None) -> Document:
     )
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 class LineIndex:
     """Offset -> 1-based line number, by binary search over newline positions."""
 

@@ -18,7 +18,6 @@ imports only onnxruntime and numpy, never torch.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import threading
@@ -26,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qa.errors import ModelError
+from qa.hashing import file_sha256
 
 EXPORT_VERSION = 4
 """Bump when the exported graphs change (inputs, outputs, pooling, opset or quantisation options):
@@ -57,14 +57,6 @@ class OnnxFile:
     path: Path
     sha256: str
     variant: str
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 # --- the two models -----------------------------------------------------------------

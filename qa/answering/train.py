@@ -403,7 +403,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, log: Callable[[str], None] 
     from safetensors.torch import save_file
     from transformers import AutoTokenizer
 
-    from qa.answering.readers.model import file_sha256, from_base, reader_state
+    from qa.answering.readers.model import from_base, reader_state
+    from qa.hashing import file_sha256
 
     t0 = time.monotonic()
     out = Path(cfg.out)

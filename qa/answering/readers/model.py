@@ -9,7 +9,6 @@ the tokenizer it was trained with.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -71,14 +70,6 @@ def reader_state(model: SpanModel, *, include_word_embeddings: bool, dtype=torch
     if not include_word_embeddings:
         state.pop(WORD_EMBEDDINGS)
     return state
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def load_reader(weights: Path, base_dir: Path) -> SpanModel:

@@ -126,7 +126,7 @@ class NeuralReader:
 
 def _checked_sha256(weights: Path) -> str:
     """The weights file's sha256, refused when it is not the pinned one."""
-    from qa.onnx_models import file_sha256
+    from qa.hashing import file_sha256
 
     if not weights.is_file():
         raise ModelError(f"reader weights not found: {weights}")

@@ -118,6 +118,7 @@ def respond(
     if not ranked:
         return Response(answered=False, message=NO_ANSWER, **base)
     (score, feats), best = ranked[0]
+    p_global = {span: p for (p, _), span in ranked}
     # What each source answers: its spans, most probable first (as if it were the whole corpus).
     answers_of: dict[str, list[tuple[float, ReaderSpan]]] = {}
     for span in output.spans:
@@ -143,8 +144,8 @@ def respond(
             support.append(_citation(index, chunk.sentence_start, chunk.sentence_end, agreeing))
             continue
         # A conflict needs more: the source's most probable value must be one qa would answer with.
-        rival = max((span for _, span in found), key=lambda sp: probability(sp)[0])
-        if probability(rival)[0] >= threshold:
+        rival = max((span for _, span in found), key=p_global.__getitem__)
+        if p_global[rival] >= threshold:
             chunk = chunks[rival.passage]
             cite = _citation(index, chunk.sentence_start, chunk.sentence_end, rival)
             others.append((cite.value or rival.text, cite))

@@ -43,10 +43,6 @@ class ReaderOutput:
     null: float
     """The strongest no-answer score over all windows read."""
 
-    def best_in(self, passages: Sequence[int]) -> ReaderSpan | None:
-        wanted = set(passages)
-        return next((s for s in self.spans if s.passage in wanted), None)
-
 
 class SpanReader(Protocol):
     name: str

@@ -15,7 +15,6 @@ onnxruntime over an ONNX export of the file plus the Rust tokenizers, no torch; 
 
 from __future__ import annotations
 
-import json
 import threading
 import warnings
 from collections.abc import Sequence
@@ -174,8 +173,3 @@ def _default_base() -> Path:
     from qa.embed import default_model_path
 
     return default_model_path()
-
-
-def reader_card(name: str = DEFAULT_READER) -> dict:
-    """The shipped reader's metadata (training configuration and figures)."""
-    return json.loads((WEIGHTS_DIR / f"{name}.json").read_text(encoding="utf-8"))

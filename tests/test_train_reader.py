@@ -132,3 +132,47 @@ def test_cli_trains_in_a_terminal_with_a_progress_bar(tmp_path, tiny_base):
     assert "training" in term.text and "━" in term.text
     assert (tmp_path / "out" / "reader.safetensors").is_file()
     assert '"steps"' in term.text
+
+
+@pytest.mark.parametrize(
+    ("question", "negated"),
+    [
+        ("How many people were killed in the fire?", "How many people were not killed in the fire?"),
+        ("Who did the council elect in 1990?", "Who did not the council elect in 1990?"),
+        ("What year was the bridge opened?", "What year was not the bridge opened?"),
+        ("Who never returned home?", None),  # already negative
+        ("Which river flows through Paris?", None),  # no auxiliary to negate
+    ],
+)
+def test_negated_questions(question, negated):
+    from qa.answering.train import _negate
+
+    assert _negate(question) == negated
+
+
+def test_negated_and_shape_limited_swaps(tmp_path):
+    data = read_squad(tiny_squad(tmp_path / "t.json.gz"))
+    ex = make_examples(data, random.Random(2), removed_rate=0.0, other_rate=0.0, swap_rate=1.0,
+                       swap_shapes=("name",), negate_rate=1.0)
+    negated = [e for e in ex if e.kind == "negated"]
+    swapped = [e for e in ex if e.kind == "swapped"]
+    assert negated and swapped
+    assert all(" not " in e.question and e.answer_start is None for e in negated)
+    for e in swapped:
+        # one word changed, and it was a name (capitalised), never a number
+        candidates = [o.question.split() for o in ex if o.kind == "positive" and o.context == e.context
+                      and len(o.question.split()) == len(e.question.split())]
+        diffs = [[(a, b) for a, b in zip(q, e.question.split()) if a != b] for q in candidates]
+        assert any(len(d) == 1 and d[0][0][:1].isupper() and d[0][1][:1].isupper() for d in diffs)
+
+
+def test_training_can_start_from_a_trained_reader(tmp_path, tiny_base):
+    data = str(tiny_squad(tmp_path / "t.json.gz"))
+    base = dict(train=data, base=str(tiny_base), max_length=64, stride=16, batch_size=8, lr=3e-3, seed=3, threads=1)
+    first = train(TrainConfig(**base, out=str(tmp_path / "a"), epochs=6), log=lambda m: None)
+    logs: list[str] = []
+    second = train(TrainConfig(**base, out=str(tmp_path / "b"), epochs=1, init=str(tmp_path / "a" / "reader.safetensors")),
+                   log=logs.append)
+    assert any("starting from the reader" in line for line in logs)
+    # it starts where the first run ended, not from a fresh head
+    assert second["first_loss"] < first["first_loss"] * 0.8

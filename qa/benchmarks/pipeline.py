@@ -204,18 +204,19 @@ def load_questions(path: Path | None) -> tuple[list[tuple[str, tuple[str, ...]]]
     return [(q, ()) for q in FALLBACK_QUESTIONS], "built-in seed questions"
 
 
-def ask_latency(settings: Settings, embedder, questions, repeats: int) -> dict:
+def ask_latency(settings: Settings, embedder, questions, repeats: int, baseline: Settings | None = None) -> dict:
     """Warm ``QAService.ask`` over every question, ``repeats`` passes.
 
     Each pass uses a new service (sharing the loaded embedder), so its answer cache is
     empty and every ask does the full work: query encode, FAISS, BM25, reader. One
     untimed pass first warms lazy imports and caches, as in a chat that has been open
-    for a while.
+    for a while. With ``baseline`` (e.g. the rule reader), its passes are interleaved with
+    these, so both see the same machine load; its figures come back as ``baseline_ms_*``.
     """
     from qa.service import QAService
 
-    def one_pass() -> list[float]:
-        service = QAService(settings, embedder=embedder)
+    def one_pass(s: Settings) -> list[float]:
+        service = QAService(s, embedder=embedder)
         service.prepare()
         times = []
         for question, history in questions:
@@ -224,20 +225,23 @@ def ask_latency(settings: Settings, embedder, questions, repeats: int) -> dict:
             times.append((time.perf_counter() - t0) * 1000.0)
         return times
 
-    one_pass()
-    p50s, p95s, means = [], [], []
+    runs = {"": settings} | ({"baseline_": baseline} if baseline is not None else {})
+    figures: dict[str, dict[str, list[float]]] = {k: {"p50": [], "p95": [], "mean": []} for k in runs}
+    for s in runs.values():
+        one_pass(s)
     for _ in range(repeats):
-        times = one_pass()
-        p50s.append(percentile(times, 50))
-        p95s.append(percentile(times, 95))
-        means.append(sum(times) / len(times))
-    return {
-        "ask_ms_p50": median(p50s),
-        "ask_ms_p95": median(p95s),
-        "ask_ms_mean": median(means),
-        "questions": len(questions),
-        "repeats": repeats,
-    }
+        for key, s in runs.items():
+            times = one_pass(s)
+            figures[key]["p50"].append(percentile(times, 50))
+            figures[key]["p95"].append(percentile(times, 95))
+            figures[key]["mean"].append(sum(times) / len(times))
+    out: dict = {"questions": len(questions), "repeats": repeats}
+    for key, f in figures.items():
+        name = "ask" if not key else "baseline"
+        out[f"{name}_ms_p50"] = median(f["p50"])
+        out[f"{name}_ms_p95"] = median(f["p95"])
+        out[f"{name}_ms_mean"] = median(f["mean"])
+    return out
 
 
 def query_encode_ms(embedder, questions, repeats: int) -> float:

@@ -22,7 +22,7 @@ chat: $(STAMP)
 	$(BIN)/qa chat
 
 test: $(STAMP)
-	$(BIN)/ruff check qa
+	$(BIN)/ruff check qa tests eval
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 	$(BIN)/qa eval eval/questions.jsonl --min-f1 $(EVAL_MIN_F1) --min-recall-at-5 $(EVAL_MIN_R5) --min-citation-accuracy $(EVAL_MIN_CIT) --min-abstention-auc $(EVAL_MIN_AUC)

@@ -487,5 +487,6 @@ def test_seed_answers_are_verbatim_and_sources_are_complete() -> None:
                 problems.append(f"{q.id}: {gold!r} is in none of its sources")
         for name, text in texts.items():  # listed <=> holds an answer, with the metrics' own matching
             if contains_answer(text, q.answers) != (name in q.sources):
-                problems.append(f"{q.id}: {name} {'is listed but lacks' if name in q.sources else 'holds but is not listed for'} an answer")
+                why = "is listed but lacks" if name in q.sources else "holds but is not listed for"
+                problems.append(f"{q.id}: {name} {why} an answer")
     assert problems == []

@@ -4,7 +4,9 @@ import os
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from qa.errors import CorpusError
 from qa.ingest import LineIndex, chunk_sentences, decode, list_files, read_document, split_sentences

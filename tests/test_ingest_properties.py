@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from helpers_reliability import hashing_settings
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from helpers_reliability import hashing_settings
 from qa.errors import EvalError, QuestionError
 from qa.evaluate import parse_jsonl
 from qa.ingest import BOM, chunk_sentences, decode, split_sentences

@@ -14,8 +14,8 @@ import re
 from pathlib import Path
 
 import pytest
-
 from helpers_reliability import assert_one_line_error, hashing_settings, run_qa
+
 from qa import index as store
 from qa.build import refresh
 from qa.embed import HashingEmbedder

@@ -23,7 +23,6 @@ from pathlib import Path
 
 import pytest
 from filelock import FileLock
-
 from helpers_reliability import (
     FACT_QUESTION,
     assert_one_line_error,
@@ -34,6 +33,7 @@ from helpers_reliability import (
     qa_env,
     run_qa,
 )
+
 from qa import index as store
 from qa.build import plan, refresh
 from qa.embed import HashingEmbedder

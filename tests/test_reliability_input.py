@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from helpers_reliability import (
     FACT_QUESTION,
     ROOT,
@@ -33,6 +32,7 @@ from helpers_reliability import (
     qa_env,
     run_qa,
 )
+
 from qa.errors import QuestionError
 from qa.models import Response
 from qa.service import QAService

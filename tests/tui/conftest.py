@@ -4,8 +4,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from fake_service import FakeService
+
 from qa.config import Settings, load_settings
 from qa.tui.app import QAApp, create_app
 

@@ -1,6 +1,7 @@
 """Fit the answer score (a logistic model over the reader's evidence) and the abstention threshold.
 
-    .venv/bin/python eval/calibrate.py /path/to/squad2-dev.json [eval/questions.jsonl] [--reader neural|rules] [--write]
+    .venv/bin/python eval/calibrate.py /path/to/squad2-dev.json [eval/questions.jsonl] [--reader neural|rules]
+        [--weights READER.safetensors] [--write]
 
 For every question the service answers with abstention switched off. The target is
 "answerable and the answer is right": for the neural reader (the default), the answer's
@@ -26,13 +27,13 @@ from qa.config import with_updates
 from qa.evaluate import best_of, contains_answer, corpus_settings, load_questions, token_f1
 from qa.service import QAService
 
-
 FEATURES: tuple[str, ...] = ()
 
 
-def collect(question_path: Path, corpus: Path | None, reader: str) -> list[dict]:
+def collect(question_path: Path, corpus: Path | None, reader: str, weights: Path | None = None) -> list[dict]:
     qf = load_questions(question_path)
-    settings = with_updates(corpus_settings(qf, corpus), answer={"min_score": 0.0, "reader": reader})
+    answer = {"min_score": 0.0, "reader": reader} | ({"reader_weights": str(weights)} if weights else {})
+    settings = with_updates(corpus_settings(qf, corpus), answer=answer)
     service = QAService(settings)
     service.prepare()
     rows = []
@@ -107,6 +108,7 @@ def main() -> int:
     ap.add_argument("squad", type=Path)
     ap.add_argument("seeds", type=Path, nargs="?", default=Path("eval/questions.jsonl"))
     ap.add_argument("--reader", choices=("neural", "rules"), default="neural")
+    ap.add_argument("--weights", type=Path, help="another neural reader's weights (default: the shipped reader)")
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
     global FEATURES
@@ -114,8 +116,8 @@ def main() -> int:
         from qa.answering.abstain import FEATURES
     else:
         from qa.answer import FEATURES
-    squad = collect(args.squad, None, args.reader)
-    seeds = collect(args.seeds, None, args.reader)
+    squad = collect(args.squad, None, args.reader, args.weights)
+    seeds = collect(args.seeds, None, args.reader, args.weights)
     xs, ys = matrix(squad)
     bias, weights = fit(xs, ys)
 
@@ -155,8 +157,9 @@ def main() -> int:
             from qa.answering.abstain import calibration_path
             from qa.answering.readers.neural import NeuralReader
 
-            target = calibration_path(NeuralReader().weights)
-            result["reader"] = NeuralReader().name
+            reader = NeuralReader(args.weights)
+            target = calibration_path(reader.weights)
+            result["reader"] = reader.name
         else:
             target = Path("qa/calibration.json")
         target.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -85,6 +85,11 @@ class AnswerSettings(_Section):
         default=True, description="Run the neural reader with int8 dynamic quantisation (faster on CPUs)."
     )
     reader_passages: int = Field(default=3, ge=1, le=20, description="Best passages the neural reader reads.")
+    reader_window_tokens: int = Field(
+        default=0, ge=0, le=4096,
+        description="Tokens the neural reader reads of each passage, around its sentence closest to the question "
+        "(0: whole passages).",
+    )
     agreement_sources: int = Field(
         default=4, ge=0, le=20,
         description="Passages of other sources also read (at most 2 per source), for agreement and conflicts.",

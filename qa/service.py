@@ -221,12 +221,13 @@ class QAService:
         if s.answer.reader == "neural":
             from qa.answering.pipeline import ReadingPlan, Trace, respond
 
-            plan = ReadingPlan(s.answer.reader_passages, s.answer.agreement_sources)
+            plan = ReadingPlan(s.answer.reader_passages, s.answer.agreement_sources,
+                               window_tokens=s.answer.reader_window_tokens)
             hits = retrieve(index, qvec, terms(query), max(s.retrieval.top_k, plan.pool), s.retrieval.candidates)
             trace = Trace()
             response = respond(
                 q, index, hits, self.neural_reader, self.calibration,
-                top_k=s.retrieval.top_k, plan=plan, min_score=s.answer.min_score, trace=trace,
+                top_k=s.retrieval.top_k, plan=plan, min_score=s.answer.min_score, trace=trace, query_vector=qvec,
             )
             if explain is not None:
                 explain.update(features=trace.features, text=trace.text, score=trace.score,

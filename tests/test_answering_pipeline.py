@@ -34,7 +34,7 @@ class ScriptedReader:
         for i, p in enumerate(passages):
             m = self.pattern.search(p.text)
             if m:
-                spans.append(ReaderSpan(i, p.start + m.start(), p.start + m.end(), m.group(), 
+                spans.append(ReaderSpan(i, p.start + m.start(), p.start + m.end(), m.group(),
                                         self.scores.get(m.group(), 0.0), self.null))
         spans.sort(key=lambda s: -s.score)
         return ReaderOutput(tuple(spans), self.null)
@@ -155,3 +155,38 @@ def test_a_follow_up_question_reads_with_the_previous_answer():
     assert f.asked == "How old was he?" and f.reader_text == "How old was Ruslan Zinin?"
     assert "Who shot the officer?" in f.query and "Ruslan Zinin" in f.query
     assert q.reader_text == "How old was he?"  # frozen: following() returns a new question
+
+
+LONG = (
+    "The harbour was quiet in the morning. Fishing boats stayed tied up along the pier. "
+    "A ferry to the islands left late because of fog. Tourists waited in the cafes by the water. "
+    "The mayor opened the new lighthouse at noon with 400 guests. Musicians played on the square. "
+    "Children ran along the breakwater. The market sold fish and bread until dark. "
+    "Rain came in from the sea at night. The streets emptied before the last bus.\n"
+)
+
+
+def test_a_reading_window_reads_the_sentence_closest_to_the_question_and_its_neighbours(tmp_path):
+    corpus = write_corpus(tmp_path / "corpus", {"town.txt": LONG})
+    settings = hashing_settings(corpus, tmp_path / "index", answer={"min_score": 0.5, "reader_window_tokens": 40})
+    reader = ScriptedReader(r"\d+", {"400": 5.0})
+    svc = QAService(settings, reader=reader)
+    svc.prepare()
+    r = svc.ask("How many guests came when the mayor opened the new lighthouse?")
+    (passages,) = reader.seen
+    (p,) = passages
+    assert "The mayor opened the new lighthouse at noon with 400 guests." in p.text
+    assert len(p.text) < len(LONG) / 2  # not the whole chunk
+    assert LONG[p.start : p.start + len(p.text)] == p.text  # passages keep file offsets
+    assert r.answered and r.answer.text == "400" and LONG[r.answer.start : r.answer.end] == "400"
+
+
+def test_without_a_reading_window_the_whole_chunk_is_read(tmp_path):
+    corpus = write_corpus(tmp_path / "corpus", {"town.txt": LONG})
+    settings = hashing_settings(corpus, tmp_path / "index", answer={"min_score": 0.5, "reader_window_tokens": 0})
+    reader = ScriptedReader(r"\d+", {"400": 5.0})
+    svc = QAService(settings, reader=reader)
+    svc.prepare()
+    svc.ask("How many guests came when the mayor opened the new lighthouse?")
+    (passages,) = reader.seen
+    assert passages[0].text.strip() == LONG.strip()

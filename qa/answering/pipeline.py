@@ -1,7 +1,11 @@
 """Retrieved hits -> the reader -> an answer with citations, agreement and abstention.
 
 1. Evidence: the best ``reader_passages`` chunks, plus the best chunk of every other source
-   among the retrieved pool (up to ``agreement_sources``), read in one batch.
+   among the retrieved pool (up to ``agreement_sources``), read in one batch. With a
+   ``window_tokens`` budget the reader reads, of each chunk, only the sentence closest to the
+   question (the index's sentence vectors) and its neighbours, closest first, up to the budget:
+   the answer's sentence is nearly always that one or next to it, and the reader's time grows
+   with the tokens it reads.
 2. The answer is the span most likely to be right (the calibrated probability weighs the
    reader's span score against its passage's retrieval score and rank); it is cut at the end of the sentence it starts in,
    so it is always shown inside one verbatim sentence.
@@ -18,6 +22,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from qa.answering.abstain import Calibration, features
 from qa.answering.agreement import fullest_first, same_answer
@@ -40,6 +46,8 @@ class ReadingPlan:
     """Chunks read per other source."""
     pool: int = 30
     """Retrieved chunks in which other sources' best chunks are looked for."""
+    window_tokens: int = 0
+    """Read about this many tokens of each chunk around its sentence closest to the question (0: whole chunks)."""
 
 
 @dataclass
@@ -70,6 +78,40 @@ def evidence(index: LoadedIndex, hits: Sequence[Hit], plan: ReadingPlan) -> list
     return chosen
 
 
+def window(index: LoadedIndex, chunk_id: int, qvec: np.ndarray | None, budget: int) -> tuple[int, int]:
+    """Sentence rows [first, last) of a chunk to read: its sentence closest to ``qvec``, grown by
+    whichever neighbour is closer to the question, while the chunk's tokens (shared out over its
+    sentences by length) stay within ``budget``. The whole chunk when there is no budget."""
+    c = index.chunks[chunk_id]
+    first, last = c.sentence_start, c.sentence_end
+    if qvec is None or budget <= 0 or c.n_tokens <= budget or last - first <= 1:
+        return first, last
+    sims = np.asarray(index.sentence_vectors[first:last] @ qvec, dtype=np.float32)
+    per_char = c.n_tokens / max(1, c.end - c.start)
+
+    def cost(row: int) -> float:
+        sent = index.sentences[row]
+        return (sent.end - sent.start) * per_char
+
+    lo = first + int(np.argmax(sims))
+    hi, used = lo + 1, cost(lo)
+    while True:
+        options = [r for r in (lo - 1, hi) if first <= r < last and used + cost(r) <= budget]
+        if not options:
+            return lo, hi
+        r = max(options, key=lambda r: sims[r - first])
+        used += cost(r)
+        lo, hi = min(lo, r), max(hi, r + 1)
+
+
+def _passage(index: LoadedIndex, chunk_id: int, rows: tuple[int, int]) -> PassageText:
+    c = index.chunks[chunk_id]
+    if rows == (c.sentence_start, c.sentence_end):
+        return PassageText(c.source, c.start, c.text)
+    start, end = index.sentences[rows[0]].start, index.sentences[rows[1] - 1].end
+    return PassageText(c.source, start, c.text[start - c.start : end - c.start])
+
+
 def respond(
     question: Question,
     index: LoadedIndex,
@@ -81,7 +123,9 @@ def respond(
     plan: ReadingPlan = ReadingPlan(),
     min_score: float | None = None,
     trace: Trace | None = None,
+    query_vector: np.ndarray | None = None,
 ) -> Response:
+    """``query_vector`` (the question's embedding) picks the sentences read when ``plan.window_tokens`` is set."""
     total = index.manifest.counts.get("files", 0)
     shown = shown_passages(index, hits, top_k)
     base = dict(question=question.asked, passages=shown, total_sources=total, notices=list(question.notices),
@@ -92,7 +136,8 @@ def respond(
     if not read:
         return Response(answered=False, message=NO_ANSWER, **base)
     chunks = [index.chunks[h.chunk] for h in read]
-    output = reader.read(question.reader_text, [PassageText(c.source, c.start, c.text) for c in chunks])
+    passages = [_passage(index, h.chunk, window(index, h.chunk, query_vector, plan.window_tokens)) for h in read]
+    output = reader.read(question.reader_text, passages)
     top = read[0].score or 1.0
 
     first_of: dict[str, int] = {}

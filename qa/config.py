@@ -84,14 +84,14 @@ class AnswerSettings(_Section):
     reader_quantize: bool = Field(
         default=True, description="Run the neural reader with int8 dynamic quantisation (faster on CPUs)."
     )
-    reader_passages: int = Field(default=3, ge=1, le=20, description="Best passages the neural reader reads.")
+    reader_passages: int = Field(default=2, ge=1, le=20, description="Best passages the neural reader reads.")
     reader_window_tokens: int = Field(
-        default=0, ge=0, le=4096,
+        default=112, ge=0, le=4096,
         description="Tokens the neural reader reads of each passage, around its sentence closest to the question "
         "(0: whole passages).",
     )
     agreement_sources: int = Field(
-        default=4, ge=0, le=20,
+        default=2, ge=0, le=20,
         description="Passages of other sources also read (at most 2 per source), for agreement and conflicts.",
     )
     reader_model: str | None = Field(

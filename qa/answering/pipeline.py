@@ -38,9 +38,11 @@ NO_ANSWER = "No answer in the corpus"
 
 @dataclass(frozen=True, slots=True)
 class ReadingPlan:
-    reader_passages: int = 3
+    """What the reader reads; the service builds it from the ``answer.*`` settings (their defaults live there)."""
+
+    reader_passages: int
     """Best chunks the reader reads for the answer."""
-    agreement_sources: int = 4
+    agreement_sources: int
     """Chunks of other sources read too, for agreement and conflicts."""
     per_source: int = 2
     """Chunks read per other source."""
@@ -120,7 +122,7 @@ def respond(
     calibration: Calibration,
     *,
     top_k: int,
-    plan: ReadingPlan = ReadingPlan(),
+    plan: ReadingPlan,
     min_score: float | None = None,
     trace: Trace | None = None,
     query_vector: np.ndarray | None = None,

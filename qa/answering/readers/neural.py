@@ -27,10 +27,11 @@ from qa.answering.readers.base import PassageText, ReaderOutput, ReaderSpan
 from qa.errors import ModelError
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
-DEFAULT_READER = "minilm-l6-squad-v1"
+DEFAULT_READER = "minilm-l6-squad-r2"
 """File stem of the shipped reader: ``weights/<stem>.safetensors`` (+ ``.json`` model metadata)."""
 READER_SHA256 = {
-    DEFAULT_READER: "af537b0d23860771bdd0d7cea0fea9f306eedd98168b018526bce44e59b2e51f",
+    "minilm-l6-squad-v1": "af537b0d23860771bdd0d7cea0fea9f306eedd98168b018526bce44e59b2e51f",
+    "minilm-l6-squad-r2": "7bd7e483b8624714271342b760a8471b9339c283171913275e81477bbc84d792",
 }
 """A change of reader is a new file and a new pin, never a silent overwrite."""
 

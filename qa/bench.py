@@ -120,6 +120,7 @@ def measure(
     from qa.benchmarks import pipeline, scale
     from qa.benchmarks.corpus import make_bench_corpus
     from qa.build import refresh
+    from qa.config import with_updates
     from qa.embed import make_embedder
 
     log = log or (lambda message: None)
@@ -159,8 +160,6 @@ def measure(
 
     # 2. warm ask latency, and the query encode inside it
     log(f"ask latency: {len(questions)} questions x {plan.ask_repeats}, the rule reader interleaved as the baseline")
-    from qa.config import with_updates
-
     rules = with_updates(seeds_settings, answer={"reader": "rules"}) if settings.answer.reader != "rules" else None
     ask = pipeline.ask_latency(seeds_settings, embedder, questions, plan.ask_repeats, baseline=rules)
     if rules is not None:
@@ -179,7 +178,6 @@ def measure(
     if fresh_processes:
         torch_index = None
         if onnx:  # the old path's `qa ask` needs an index of sentence-transformers vectors
-            from qa.config import with_updates
             from qa.embed import SentenceTransformerEmbedder
 
             log("indexing the seeds for the old (torch) path")

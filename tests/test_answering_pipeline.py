@@ -54,8 +54,8 @@ CORPUS = {
 }
 
 
-def service(tmp_path: Path, reader: ScriptedReader, **answer) -> QAService:
-    corpus = write_corpus(tmp_path / "corpus", CORPUS)
+def service(tmp_path: Path, reader: ScriptedReader, files: dict[str, str] = CORPUS, **answer) -> QAService:
+    corpus = write_corpus(tmp_path / "corpus", files)
     settings = hashing_settings(corpus, tmp_path / "index", answer={"min_score": 0.5, **answer})
     svc = QAService(settings, reader=reader)
     svc.prepare()
@@ -164,15 +164,12 @@ LONG = (
     "Children ran along the breakwater. The market sold fish and bread until dark. "
     "Rain came in from the sea at night. The streets emptied before the last bus.\n"
 )
+GUESTS = "How many guests came when the mayor opened the new lighthouse?"
 
 
 def test_a_reading_window_reads_the_sentence_closest_to_the_question_and_its_neighbours(tmp_path):
-    corpus = write_corpus(tmp_path / "corpus", {"town.txt": LONG})
-    settings = hashing_settings(corpus, tmp_path / "index", answer={"min_score": 0.5, "reader_window_tokens": 40})
     reader = ScriptedReader(r"\d+", {"400": 5.0})
-    svc = QAService(settings, reader=reader)
-    svc.prepare()
-    r = svc.ask("How many guests came when the mayor opened the new lighthouse?")
+    r = service(tmp_path, reader, {"town.txt": LONG}, reader_window_tokens=40).ask(GUESTS)
     (passages,) = reader.seen
     (p,) = passages
     assert "The mayor opened the new lighthouse at noon with 400 guests." in p.text
@@ -182,11 +179,7 @@ def test_a_reading_window_reads_the_sentence_closest_to_the_question_and_its_nei
 
 
 def test_without_a_reading_window_the_whole_chunk_is_read(tmp_path):
-    corpus = write_corpus(tmp_path / "corpus", {"town.txt": LONG})
-    settings = hashing_settings(corpus, tmp_path / "index", answer={"min_score": 0.5, "reader_window_tokens": 0})
     reader = ScriptedReader(r"\d+", {"400": 5.0})
-    svc = QAService(settings, reader=reader)
-    svc.prepare()
-    svc.ask("How many guests came when the mayor opened the new lighthouse?")
+    service(tmp_path, reader, {"town.txt": LONG}, reader_window_tokens=0).ask(GUESTS)
     (passages,) = reader.seen
     assert passages[0].text.strip() == LONG.strip()

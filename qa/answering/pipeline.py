@@ -30,7 +30,7 @@ from qa.answering.agreement import fullest_first, same_answer
 from qa.answering.question import Question
 from qa.answering.readers.base import PassageText, ReaderSpan, SpanReader
 from qa.index import LoadedIndex
-from qa.models import Answer, Citation, Conflict, Response, Sentence
+from qa.models import Answer, Chunk, Citation, Conflict, Response, Sentence
 from qa.retrieve import Hit, shown_passages
 
 NO_ANSWER = "No answer in the corpus"
@@ -80,11 +80,10 @@ def evidence(index: LoadedIndex, hits: Sequence[Hit], plan: ReadingPlan) -> list
     return chosen
 
 
-def window(index: LoadedIndex, chunk_id: int, qvec: np.ndarray | None, budget: int) -> tuple[int, int]:
+def window(index: LoadedIndex, c: Chunk, qvec: np.ndarray | None, budget: int) -> tuple[int, int]:
     """Sentence rows [first, last) of a chunk to read: its sentence closest to ``qvec``, grown by
     whichever neighbour is closer to the question, while the chunk's tokens (shared out over its
     sentences by length) stay within ``budget``. The whole chunk when there is no budget."""
-    c = index.chunks[chunk_id]
     first, last = c.sentence_start, c.sentence_end
     if qvec is None or budget <= 0 or c.n_tokens <= budget or last - first <= 1:
         return first, last
@@ -106,8 +105,7 @@ def window(index: LoadedIndex, chunk_id: int, qvec: np.ndarray | None, budget: i
         lo, hi = min(lo, r), max(hi, r + 1)
 
 
-def _passage(index: LoadedIndex, chunk_id: int, rows: tuple[int, int]) -> PassageText:
-    c = index.chunks[chunk_id]
+def _passage(index: LoadedIndex, c: Chunk, rows: tuple[int, int]) -> PassageText:
     if rows == (c.sentence_start, c.sentence_end):
         return PassageText(c.source, c.start, c.text)
     start, end = index.sentences[rows[0]].start, index.sentences[rows[1] - 1].end
@@ -138,7 +136,7 @@ def respond(
     if not read:
         return Response(answered=False, message=NO_ANSWER, **base)
     chunks = [index.chunks[h.chunk] for h in read]
-    passages = [_passage(index, h.chunk, window(index, h.chunk, query_vector, plan.window_tokens)) for h in read]
+    passages = [_passage(index, c, window(index, c, query_vector, plan.window_tokens)) for c in chunks]
     output = reader.read(question.reader_text, passages)
     top = read[0].score or 1.0
 

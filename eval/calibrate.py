@@ -1,17 +1,16 @@
 """Fit the answer score (a logistic model over the reader's evidence) and the abstention threshold.
 
-    .venv/bin/python eval/calibrate.py /path/to/squad2-dev.json [eval/questions.jsonl] [--reader neural|rules]
+    .venv/bin/python eval/calibrate.py /path/to/squad2-dev.json [eval/questions.jsonl]
         [--weights READER.safetensors] [--write]
 
 For every question the service answers with abstention switched off. The target is
-"answerable and the answer is right": for the neural reader (the default), the answer's
-token F1 against a gold answer is at least 0.5; for the rule reader, the answer's sentence
-contains a gold answer (its spans are too coarse for F1). The logistic weights are fitted on the SQuAD file only
+"answerable and the answer is right": the answer's token F1 against a gold answer is at least 0.5.
+The logistic weights are fitted on the SQuAD file only
 (L2-regularised, Newton's method). The threshold is then chosen to maximise the mean
 share of right decisions (right answer, or declining an unanswerable question) over
 the SQuAD file and the seed question set, so neither corpus alone decides it.
 With --write the result goes beside the neural reader's weights
-(``qa/answering/readers/weights/<reader>.calibration.json``), or to qa/calibration.json for the rules.
+(``qa/runtime/weights/<reader>.calibration.json``).
 """
 
 from __future__ import annotations
@@ -23,16 +22,15 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.answering.abstain import FEATURES
 from qa.config import with_updates
-from qa.evaluate import best_of, contains_answer, corpus_settings, load_questions, token_f1
+from qa.eval.evaluate import best_of, corpus_settings, load_questions, token_f1
 from qa.service import QAService
 
-FEATURES: tuple[str, ...] = ()
 
-
-def collect(question_path: Path, corpus: Path | None, reader: str, weights: Path | None = None) -> list[dict]:
+def collect(question_path: Path, corpus: Path | None, weights: Path | None = None) -> list[dict]:
     qf = load_questions(question_path)
-    answer = {"min_score": 0.0, "reader": reader} | ({"reader_weights": str(weights)} if weights else {})
+    answer = {"min_score": 0.0} | ({"reader_weights": str(weights)} if weights else {})
     settings = with_updates(corpus_settings(qf, corpus), answer=answer)
     service = QAService(settings)
     service.prepare()
@@ -40,10 +38,7 @@ def collect(question_path: Path, corpus: Path | None, reader: str, weights: Path
     for q in qf.questions:
         response, details = service.explain(q.question, q.history)
         f1 = best_of(token_f1, details.get("text", ""), q.answers) if q.answers and details else 0.0
-        # Right = the answer's sentence holds a gold answer: qa found where the corpus answers
-        # the question (the span inside it is the reader's job, measured by F1 separately).
-        sentence = response.answer.sentence if response.answer else ""
-        right = f1 >= 0.5 if reader == "neural" else contains_answer(sentence, q.answers)
+        right = f1 >= 0.5
         rows.append({"answerable": bool(q.answers), "f1": f1, "right": bool(q.answers) and right,
                      "features": details.get("features")})
     return rows
@@ -107,17 +102,11 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("squad", type=Path)
     ap.add_argument("seeds", type=Path, nargs="?", default=Path("eval/questions.jsonl"))
-    ap.add_argument("--reader", choices=("neural", "rules"), default="neural")
     ap.add_argument("--weights", type=Path, help="another neural reader's weights (default: the shipped reader)")
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
-    global FEATURES
-    if args.reader == "neural":
-        from qa.answering.abstain import FEATURES
-    else:
-        from qa.answer import FEATURES
-    squad = collect(args.squad, None, args.reader, args.weights)
-    seeds = collect(args.seeds, None, args.reader, args.weights)
+    squad = collect(args.squad, None, args.weights)
+    seeds = collect(args.seeds, None, args.weights)
     xs, ys = matrix(squad)
     bias, weights = fit(xs, ys)
 
@@ -153,15 +142,12 @@ def main() -> int:
             print(f"{lo:4.1f}-{lo + 0.1:4.1f} {int(sel.sum()):5d} {allp[sel].mean():7.3f} {ally[sel].mean():6.3f}")
     print(json.dumps(result, indent=2))
     if args.write:
-        if args.reader == "neural":
-            from qa.answering.abstain import calibration_path
-            from qa.answering.readers.neural import NeuralReader
+        from qa.answering.abstain import calibration_path
+        from qa.answering.readers.neural import NeuralReader
 
-            reader = NeuralReader(args.weights)
-            target = calibration_path(reader.weights)
-            result["reader"] = reader.name
-        else:
-            target = Path("qa/calibration.json")
+        reader = NeuralReader(args.weights)
+        target = calibration_path(reader.weights)
+        result["reader"] = reader.name
         target.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {target}")
     return 0

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from qa.answering.readers.base import PassageText
 from qa.answering.readers.neural import NeuralReader
+from qa.answering.squad_metrics import best_of, exact_match, token_f1
 from qa.answering.train import auc, dev_questions, read_squad
-from qa.squad_metrics import best_of, exact_match, token_f1
 
 
 def main() -> int:

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.build import refresh
 from qa.config import load_settings, with_updates
-from qa.embed import make_embedder
-from qa.index import current_build, load_build
-from qa.lexical import terms
-from qa.retrieve import retrieve
+from qa.index.build import refresh
+from qa.index.folder import current_build, load_build
+from qa.index.lexical import terms
+from qa.retrieval.retrieve import retrieve
+from qa.runtime.embedder import make_embedder
 
 
 def write_corpus(squad: Path, folder: Path) -> list[dict]:

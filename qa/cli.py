@@ -19,7 +19,7 @@ from qa.errors import QAError
 from qa.textsafe import one_line
 
 # Subcommand modules, in the order `qa --help` lists them.
-COMMAND_MODULES = ("qa.tui.command", "qa.commands", "qa.eval_cli", "qa.bench", "qa.answering.train")
+COMMAND_MODULES = ("qa.tui.command", "qa.commands", "qa.eval.command", "qa.bench.command")
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:

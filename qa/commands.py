@@ -1,4 +1,4 @@
-"""`qa index` and `qa ask`. Corpus text is printed through ``textsafe`` and never as markup."""
+"""`qa index`, `qa ask` and `qa train-reader`. Corpus text is printed through ``textsafe`` and never as markup."""
 
 from __future__ import annotations
 
@@ -27,6 +27,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top-k", type=int, metavar="N", help="passages to return (default 5)")
     add_common(p)
     p.set_defaults(handler=run_ask)
+
+    from qa.answering import train
+
+    p = sub.add_parser("train-reader", help="fine-tune the extractive reader on SQuAD-format questions",
+                       description=train.__doc__.split("\n")[0])
+    train.add_arguments(p)
+    p.set_defaults(handler=run_train_reader)
 
 
 def _service(args: argparse.Namespace):
@@ -152,3 +159,22 @@ def format_response(r) -> str:
 def _clip(text: str, width: int = 110) -> str:
     flat = one_line(text)
     return flat if len(flat) <= width else flat[: width - 1] + "\u2026"
+
+
+def run_train_reader(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from qa.answering.train import config_from_args, train
+    from qa.runtime.packaged import default_model_path
+
+    cfg = config_from_args(args, lambda: str(default_model_path()))
+    if not Path(cfg.train).is_file():
+        raise SystemExit(f"qa: training file not found: {cfg.train}")
+    if cfg.dev and not Path(cfg.dev).is_file():
+        raise SystemExit(f"qa: dev file not found: {cfg.dev}")
+    with progress_bar() as progress:
+        factory = (lambda total: lambda done, n: progress("training", done, n)) if progress else None
+        metrics = train(cfg, resume=args.resume, log=lambda m: print(f"qa: {m}", file=sys.stderr, flush=True),
+                        progress_factory=factory)
+    print(json.dumps(metrics))
+    return 0

@@ -72,11 +72,6 @@ class AnswerSettings(_Section):
         description="Answers scoring below this are withheld ('No answer in the corpus'); "
         "None uses the threshold calibrated for the reader (its .calibration.json).",
     )
-    reader: Literal["neural", "rules"] = Field(
-        default="neural",
-        description="'neural': the learned span reader shipped with qa (qa/answering/readers/weights); "
-        "'rules': the older hand-written span rules (no second model, weaker answers).",
-    )
     reader_weights: str | None = Field(
         default=None,
         description="A reader trained by `qa train-reader` (path to its reader.safetensors); None uses the shipped one.",
@@ -93,10 +88,6 @@ class AnswerSettings(_Section):
     agreement_sources: int = Field(
         default=2, ge=0, le=20,
         description="Passages of other sources also read (at most 2 per source), for agreement and conflicts.",
-    )
-    reader_model: str | None = Field(
-        default=None,
-        description="With reader='rules': an optional transformers extractive-QA model (name or local path).",
     )
     max_question_chars: int = Field(default=2000, ge=10, description="Longer questions are truncated with a notice.")
 

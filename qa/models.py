@@ -1,7 +1,7 @@
 """Typed data shared by every layer: corpus pieces, the index manifest and answers.
 
 All models are frozen pydantic models. Offsets are character offsets into the
-decoded text of a corpus file (see ``qa.ingest.read_document``), end-exclusive,
+decoded text of a corpus file (see ``qa.corpus.ingest.read_document``), end-exclusive,
 so ``document.text[x.start:x.end] == x.text`` holds for every sentence, chunk,
 answer, citation and passage. Line numbers are 1-based and count ``\\n``.
 """
@@ -86,11 +86,11 @@ class IndexManifest(_Frozen):
         "(or the model-free hashing embedder). Absent in indexes built before the ONNX runtime existed.",
     )
     runtime_sha256: str | None = Field(
-        default=None, description="sha256 of the ONNX file that computed the vectors (see qa.onnx_models)."
+        default=None, description="sha256 of the ONNX file that computed the vectors (see qa.runtime.onnx)."
     )
     dimension: int
     chunking: ChunkingSettings
-    tokenizer: int = Field(description="Version of the BM25 tokenizer (qa.lexical.TOKENIZER_VERSION).")
+    tokenizer: int = Field(description="Version of the BM25 tokenizer (qa.index.lexical.TOKENIZER_VERSION).")
     index_type: str = Field(description="FAISS index type used for search: 'flat' or 'ivf'.")
     files: dict[str, FileEntry] = Field(description="Every corpus file seen, indexed or skipped for its content.")
     skipped: list[SkippedFile] = Field(default=[], description="Files not indexed, with the reason.")

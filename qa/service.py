@@ -17,7 +17,7 @@ from qa.models import BuildReport, CorpusInfo, Response
 
 if TYPE_CHECKING:
     from qa.config import Settings
-    from qa.embed import Embedder
+    from qa.runtime.embedder import Embedder
 
 Progress = Callable[[str, int, int], None]
 """progress(stage, done, total): stage is a short label such as 'files', 'chunks' or 'embedding'."""
@@ -60,25 +60,14 @@ class QAService:
         self._token: str | None = None
         self._lock = threading.RLock()
         self._answers: OrderedDict[tuple[str, tuple[str, ...]], Response] = OrderedDict()
-        self._span_reader = None
         self._neural = reader  # a SpanReader; None loads the configured neural reader on first use
         self._calibration = None
 
     # -- set-up ------------------------------------------------------------------------
 
     @property
-    def span_reader(self):
-        """The optional transformers span reader (``answer.reader_model``), loaded on first use."""
-        name = self.settings.answer.reader_model
-        if name and self._span_reader is None:
-            from qa.hf_reader import TransformersReader
-
-            self._span_reader = TransformersReader(name, device=self.settings.embedding.device)
-        return self._span_reader
-
-    @property
     def neural_reader(self):
-        """The learned span reader (``answer.reader = 'neural'``), loaded on first use."""
+        """The learned span reader, loaded on first use."""
         if self._neural is None:
             from qa.answering.readers.neural import NeuralReader
 
@@ -99,7 +88,7 @@ class QAService:
     @property
     def embedder(self) -> "Embedder":
         if self._embedder is None:
-            from qa.embed import make_embedder
+            from qa.runtime.embedder import make_embedder
 
             self._embedder = make_embedder(self.settings.embedding)
         return self._embedder
@@ -111,10 +100,7 @@ class QAService:
             warm = getattr(self.embedder, "warm_up", None)
             if warm is not None:
                 warm()
-            if self.settings.answer.reader == "neural":
-                self.neural_reader.warm_up()
-            elif self.span_reader is not None:
-                self.span_reader.warm_up()
+            self.neural_reader.warm_up()
             return report
 
     def rebuild(self, progress: Progress | None = None) -> BuildReport:
@@ -129,14 +115,14 @@ class QAService:
             return self._refresh(progress, force, on_wait)
 
     def _refresh(self, progress: Progress | None, force: bool, on_wait=None) -> BuildReport:
-        from qa.build import refresh
+        from qa.index.build import refresh
 
         report = refresh(self.settings, lambda: self.embedder, progress, force=force, on_wait=on_wait)
         self._answers.clear()
         return report
 
     def _load(self) -> None:
-        from qa import index as store
+        from qa.index import folder as store
 
         token = store.current_token(self.settings.index_dir)
         if self._index is not None and token == self._token:
@@ -161,14 +147,10 @@ class QAService:
             )
         self._index, self._token = loaded, token
         self._answers.clear()
-        if self.settings.answer.reader == "rules":
-            from qa.reader import warm_up
-
-            warm_up(s.text for s in loaded.sentences[:16384])  # sentence analysis off the question path
 
     def _current(self):
         """The live index, reloaded when another process has published a newer build."""
-        from qa import index as store
+        from qa.index import folder as store
 
         if self._index is None or store.current_token(self.settings.index_dir) != self._token:
             self._load()
@@ -202,10 +184,10 @@ class QAService:
     def _ask(
         self, index, question: str, text: str, history: tuple[str, ...], notices: list[str], explain=None
     ) -> Response:
-        from qa.answer import compose
+        from qa.answering.pipeline import ReadingPlan, Trace, respond
         from qa.answering.question import Question, refers_back
-        from qa.lexical import terms
-        from qa.retrieve import retrieve
+        from qa.index.lexical import terms
+        from qa.retrieval.retrieve import retrieve
 
         key = (text, history)
         cached = self._answers.get(key)
@@ -215,30 +197,20 @@ class QAService:
         if history and refers_back(text):
             prev = self._ask(index, history[-1], history[-1], history[:-1], [])
             q = q.following(history[-1], prev.answer.text if prev.answered and prev.answer else None)
-        reader_q, query = q.reader_text, q.query
+        query = q.query
         s = self.settings
         qvec = self.embedder.encode([query], 1)[0]
-        if s.answer.reader == "neural":
-            from qa.answering.pipeline import ReadingPlan, Trace, respond
-
-            plan = ReadingPlan(s.answer.reader_passages, s.answer.agreement_sources,
-                               window_tokens=s.answer.reader_window_tokens)
-            hits = retrieve(index, qvec, terms(query), max(s.retrieval.top_k, plan.pool), s.retrieval.candidates)
-            trace = Trace()
-            response = respond(
-                q, index, hits, self.neural_reader, self.calibration,
-                top_k=s.retrieval.top_k, plan=plan, min_score=s.answer.min_score, trace=trace, query_vector=qvec,
-            )
-            if explain is not None:
-                explain.update(features=trace.features, text=trace.text, score=trace.score,
-                               sources=trace.source_answers)
-            return self._remember(key, response)
-        hits = retrieve(index, qvec, terms(query), max(s.retrieval.top_k, 30), s.retrieval.candidates)
-        response = compose(
-            question, reader_q, query, index, hits, qvec, s.retrieval.top_k, s.answer.min_score,
-            total_sources=index.manifest.counts.get("files", 0), notices=notices, explain=explain,
-            span_reader=self.span_reader,
+        plan = ReadingPlan(s.answer.reader_passages, s.answer.agreement_sources,
+                           window_tokens=s.answer.reader_window_tokens)
+        hits = retrieve(index, qvec, terms(query), max(s.retrieval.top_k, plan.pool), s.retrieval.candidates)
+        trace = Trace()
+        response = respond(
+            q, index, hits, self.neural_reader, self.calibration,
+            top_k=s.retrieval.top_k, plan=plan, min_score=s.answer.min_score, trace=trace, query_vector=qvec,
         )
+        if explain is not None:
+            explain.update(features=trace.features, text=trace.text, score=trace.score,
+                           sources=trace.source_answers)
         return self._remember(key, response)
 
     def _remember(self, key, response: Response) -> Response:
@@ -274,7 +246,7 @@ class QAService:
         return " ".join(_CONTROL.sub(" ", _ESCAPE.sub(" ", text)).split())
 
     def read_source(self, source: str) -> str:
-        from qa.ingest import decode
+        from qa.corpus.ingest import decode
 
         root = self.settings.corpus.resolve()
         path = (root / source).resolve()

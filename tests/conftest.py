@@ -34,7 +34,7 @@ def hashing(tmp_path: Path, seed_corpus: Path) -> Settings:
 def real_embedder():
     """The packaged all-MiniLM-L6-v2 as the default settings run it (onnxruntime, int8), loaded once per session."""
     from qa.config import EmbeddingSettings
-    from qa.embed import make_embedder
+    from qa.runtime.embedder import make_embedder
 
     embedder = make_embedder(EmbeddingSettings())
     embedder.warm_up()

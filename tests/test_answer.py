@@ -121,19 +121,6 @@ def test_followup_resolution_substitutes_the_previous_answer():
     assert "Who shot him?" in query
 
 
-def test_non_factoid_question_gets_a_whole_sentence_from_the_rule_reader(seed_service):
-    from qa.config import with_updates
-    from qa.service import QAService
-
-    settings = with_updates(seed_service.settings, answer={"reader": "rules"})
-    r = QAService(settings, embedder=seed_service.embedder).ask(
-        "Why did the FSB send an infantry fighting vehicle to the border?"
-    )
-    assert r.answered
-    assert r.answer.text == r.answer.sentence
-    assert_offsets(r)
-
-
 def test_bad_questions_are_clear_errors(seed_service):
     for bad in ("", "   \n\t", "\x00\x01"):
         with pytest.raises(QuestionError):

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa import bench
-from qa.benchmarks import scale, stats
-from qa.benchmarks.corpus import make_bench_corpus, rotated, squad_articles
+from qa.bench import command as bench
+from qa.bench import scale, stats
+from qa.bench.corpus import make_bench_corpus, rotated, squad_articles
 from qa.config import load_settings, with_updates
 
 CONTRACT_KEYS = {

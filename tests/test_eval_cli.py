@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from qa import eval_cli
 from qa.cli import build_parser, main
 from qa.config import Settings
+from qa.eval import command as eval_cli
 from qa.models import Answer, BuildReport, CorpusInfo, Passage, Response
 
 ROOT = Path(__file__).resolve().parents[1]

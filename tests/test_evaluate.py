@@ -1,4 +1,4 @@
-"""qa.evaluate: metrics checked against hand-computed values, question-set parsing, SQuAD conversion.
+"""qa.eval.evaluate: metrics checked against hand-computed values, question-set parsing, SQuAD conversion.
 
 No model: the runner is driven by a fake service that returns canned Responses.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from qa.errors import EvalError
-from qa.evaluate import (
+from qa.eval.evaluate import (
     EvalQuestion,
     Metrics,
     aggregate,

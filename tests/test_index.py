@@ -5,13 +5,13 @@ import json
 import numpy as np
 import pytest
 
-from qa import index as store
-from qa.build import plan, refresh
 from qa.config import Settings, with_updates
-from qa.embed import HashingEmbedder
 from qa.errors import IndexCorruptError
-from qa.lexical import terms
-from qa.retrieve import retrieve
+from qa.index import folder as store
+from qa.index.build import plan, refresh
+from qa.index.lexical import terms
+from qa.retrieval.retrieve import retrieve
+from qa.runtime.embedder import HashingEmbedder
 
 
 class CountingEmbedder(HashingEmbedder):

@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from qa.corpus.ingest import LineIndex, chunk_sentences, decode, list_files, read_document, split_sentences
 from qa.errors import CorpusError
-from qa.ingest import LineIndex, chunk_sentences, decode, list_files, read_document, split_sentences
 
 
 def _count(texts):

@@ -16,10 +16,9 @@ from helpers_reliability import hashing_settings
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from qa.corpus.ingest import BOM, chunk_sentences, decode, split_sentences
 from qa.errors import EvalError, QuestionError
-from qa.evaluate import parse_jsonl
-from qa.ingest import BOM, chunk_sentences, decode, split_sentences
-from qa.reader import SentenceCandidate, read
+from qa.eval.evaluate import parse_jsonl
 from qa.service import QAService
 
 # --- text strategies -------------------------------------------------------------------------
@@ -111,43 +110,6 @@ def test_decoding_removes_only_a_leading_bom(text, bom, crlf):
 
 
 # --- reader spans ----------------------------------------------------------------------------
-
-QUESTIONS = st.one_of(
-    st.text(max_size=80),
-    st.builds(
-        lambda wh, words: f"{wh} {' '.join(words)}?",
-        st.sampled_from(["Who", "What", "When", "Where", "How many", "How much", "Which city", "Why", "How old"]),
-        st.lists(st.sampled_from(WORDS), max_size=8),
-    ),
-)
-
-
-@FAST
-@given(
-    QUESTIONS,
-    st.lists(
-        st.tuples(any_text, st.integers(min_value=0, max_value=10_000), st.floats(-1, 1), st.floats(0, 1)),
-        max_size=6,
-    ),
-    st.integers(min_value=0, max_value=8),
-)
-def test_reader_spans_are_slices_of_their_sentence(question, rows, top_n):
-    candidates = [
-        SentenceCandidate(text=t, source=f"f{i}.txt", start=start, cosine=cos, passage_score=ps)
-        for i, (t, start, cos, ps) in enumerate(rows)
-    ]
-    spans = read(question, candidates, top_n=top_n)
-    assert len(spans) <= top_n
-    assert len({s.sentence for s in spans}) == len(spans)  # at most one span per sentence
-    for span in spans:
-        cand = candidates[span.sentence]
-        local = span.start - cand.start
-        assert 0 <= local <= span.end - cand.start <= len(cand.text)
-        assert cand.text[local : span.end - cand.start] == span.text
-        assert span.text.strip()
-        assert 0.0 <= span.score <= 1.0 and 0.0 <= span.sentence_score <= 1.0
-    assert [s.score for s in spans] == sorted((s.score for s in spans), reverse=True)
-
 
 # --- whole answers against the file ----------------------------------------------------------
 

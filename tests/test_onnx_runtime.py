@@ -30,7 +30,7 @@ pytestmark = pytest.mark.slow
 
 
 def seed_sentences() -> list[str]:
-    from qa.ingest import split_sentences
+    from qa.corpus.ingest import split_sentences
 
     out = []
     for path in sorted(SEEDS.rglob("*")):
@@ -46,7 +46,7 @@ def seed_questions() -> list[dict]:
 
 @pytest.fixture(scope="module")
 def torch_embedder():
-    from qa.embed import SentenceTransformerEmbedder
+    from qa.runtime.embedder import SentenceTransformerEmbedder
 
     e = SentenceTransformerEmbedder()
     e.warm_up()
@@ -55,7 +55,7 @@ def torch_embedder():
 
 @pytest.fixture(scope="module")
 def onnx_embedders():
-    from qa.embed import OnnxEmbedder
+    from qa.runtime.embedder import OnnxEmbedder
 
     out = {v: OnnxEmbedder(v) for v in ("fp32", "int8")}
     for e in out.values():
@@ -88,11 +88,11 @@ def test_onnx_vectors_match_sentence_transformers(torch_embedder, onnx_embedders
 
 
 def test_same_top_passage_for_every_seed_question(tmp_path, torch_embedder, onnx_embedders) -> None:
-    """Retrieval alone (qa.retrieve over an index built by each runtime), so the reader plays no part."""
-    from qa import index as store
-    from qa.build import refresh
-    from qa.lexical import terms
-    from qa.retrieve import retrieve
+    """Retrieval alone (qa.retrieval.retrieve over an index built by each runtime), so the reader plays no part."""
+    from qa.index import folder as store
+    from qa.index.build import refresh
+    from qa.index.lexical import terms
+    from qa.retrieval.retrieve import retrieve
 
     def top_chunks(runtime: str, embedder) -> list[tuple[str, int, str]]:
         settings = with_updates(load_settings(corpus=SEEDS, index_dir=tmp_path / runtime), embedding={"runtime": runtime})
@@ -119,8 +119,8 @@ def test_same_top_passage_for_every_seed_question(tmp_path, torch_embedder, onnx
 
 
 def test_runtime_setting_picks_the_embedder_and_falls_back_to_sentence_transformers(monkeypatch) -> None:
-    from qa import onnx_models
-    from qa.embed import HashingEmbedder, OnnxEmbedder, SentenceTransformerEmbedder, make_embedder
+    from qa.runtime import onnx as onnx_models
+    from qa.runtime.embedder import HashingEmbedder, OnnxEmbedder, SentenceTransformerEmbedder, make_embedder
 
     assert EmbeddingSettings().runtime == "onnx-int8"
     assert isinstance(make_embedder(EmbeddingSettings()), OnnxEmbedder)
@@ -140,8 +140,8 @@ def test_runtime_setting_picks_the_embedder_and_falls_back_to_sentence_transform
 def test_manifest_records_the_runtime_and_a_runtime_change_rebuilds(tmp_path, onnx_embedders) -> None:
     import shutil
 
-    from qa import index as store
-    from qa.build import refresh
+    from qa.index import folder as store
+    from qa.index.build import refresh
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -224,8 +224,8 @@ def test_onnx_reader_logits_match_torch(readers) -> None:
 @pytest.mark.skipif(not SQUAD.is_file(), reason="shared SQuAD dev file not present")
 def test_onnx_reader_f1_within_half_a_point_of_torch(readers) -> None:
     from qa.answering.readers.base import PassageText
+    from qa.answering.squad_metrics import best_of, token_f1
     from qa.answering.train import dev_questions, read_squad
-    from qa.squad_metrics import best_of, token_f1
 
     questions = [q for q in dev_questions(read_squad(SQUAD)) if q.answers][::5]  # 141 of the 705
 
@@ -242,8 +242,9 @@ def test_onnx_reader_f1_within_half_a_point_of_torch(readers) -> None:
 
 
 def test_reader_pin_is_checked_by_the_onnx_backend(tmp_path) -> None:
-    from qa.answering.readers.neural import DEFAULT_READER, WEIGHTS_DIR, NeuralReader
+    from qa.answering.readers.neural import NeuralReader
     from qa.errors import ModelError
+    from qa.runtime.packaged import DEFAULT_READER, WEIGHTS_DIR
 
     bad = tmp_path / f"{DEFAULT_READER}.safetensors"
     data = bytearray((WEIGHTS_DIR / bad.name).read_bytes())
@@ -259,8 +260,8 @@ def test_reader_pin_is_checked_by_the_onnx_backend(tmp_path) -> None:
 
 
 def test_export_is_deterministic_and_cached(tmp_path, monkeypatch, onnx_embedders) -> None:
-    from qa import onnx_models
-    from qa.embed import DEFAULT_MODEL_SHA256, default_model_path
+    from qa.runtime import onnx as onnx_models
+    from qa.runtime.packaged import DEFAULT_MODEL_SHA256, default_model_path
 
     shipped = onnx_embedders["int8"]._file
     monkeypatch.setenv("QA_MODEL_CACHE", str(tmp_path / "cache"))
@@ -277,7 +278,7 @@ def test_export_is_deterministic_and_cached(tmp_path, monkeypatch, onnx_embedder
 
 @pytest.fixture(scope="module")
 def onnx_index(tmp_path_factory, onnx_embedders) -> Path:
-    from qa.build import refresh
+    from qa.index.build import refresh
 
     index = tmp_path_factory.mktemp("onnx-index")
     refresh(load_settings(corpus=SEEDS, index_dir=index), lambda: onnx_embedders["int8"])
@@ -302,7 +303,7 @@ def test_qa_ask_imports_no_torch(onnx_index) -> None:
 
 
 def test_chat_answering_worker_imports_no_torch(onnx_index, tmp_path) -> None:
-    cmd = [sys.executable, "-m", "qa.benchmarks.chat_ready", "--corpus", str(SEEDS), "--index", str(onnx_index),
+    cmd = [sys.executable, "-m", "qa.bench.chat_ready", "--corpus", str(SEEDS), "--index", str(onnx_index),
            "--export-dir", str(tmp_path), "--question", "Who shot the military recruiter in Ust-Ilimsk?"]
     start = time.monotonic()
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
@@ -313,7 +314,8 @@ def test_chat_answering_worker_imports_no_torch(onnx_index, tmp_path) -> None:
 
 
 def test_a_trained_reader_is_exported_beside_its_weights_not_into_the_cache(tmp_path, monkeypatch) -> None:
-    from qa.answering.readers.neural import DEFAULT_READER, WEIGHTS_DIR, NeuralReader
+    from qa.answering.readers.neural import NeuralReader
+    from qa.runtime.packaged import DEFAULT_READER, WEIGHTS_DIR
 
     cache = tmp_path / "cache"
     monkeypatch.setenv("QA_MODEL_CACHE", str(cache))

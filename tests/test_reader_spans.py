@@ -12,7 +12,7 @@ from qa.answering.readers.spans import postprocess, preprocess
 def tokenizer():
     from transformers import AutoTokenizer
 
-    from qa.embed import default_model_path
+    from qa.runtime.packaged import default_model_path
 
     return AutoTokenizer.from_pretrained(str(default_model_path()))
 

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 from helpers_reliability import assert_one_line_error, hashing_settings, run_qa
 
-from qa import index as store
-from qa.build import refresh
-from qa.embed import HashingEmbedder
+from qa.corpus.ingest import FileRef, list_files, read_document, split_sentences
 from qa.errors import CorpusError
-from qa.ingest import FileRef, list_files, read_document, split_sentences
+from qa.index import folder as store
+from qa.index.build import refresh
+from qa.runtime.embedder import HashingEmbedder
 from qa.service import QAService
 
 GOOD = "The lighthouse keeper of Carrick Point is Moira Dunne.\n\nShe has kept the light since 1998.\n"

@@ -34,10 +34,10 @@ from helpers_reliability import (
     run_qa,
 )
 
-from qa import index as store
-from qa.build import plan, refresh
-from qa.embed import HashingEmbedder
 from qa.errors import IndexCorruptError, IndexLockedError
+from qa.index import folder as store
+from qa.index.build import plan, refresh
+from qa.runtime.embedder import HashingEmbedder
 from qa.service import QAService
 
 

@@ -410,9 +410,9 @@ def test_package_never_unpickles_or_evals():
 
 def test_loading_an_index_a_config_and_a_question_set_never_unpickles(service, tmp_path, monkeypatch):
     """At run time, with every unpickling entry point booby-trapped, the loaders still work."""
-    from qa import index as store
     from qa.config import load_settings
-    from qa.evaluate import load_questions
+    from qa.eval.evaluate import load_questions
+    from qa.index import folder as store
 
     def trap(*args, **kwargs):
         raise AssertionError("something tried to unpickle")
@@ -444,7 +444,7 @@ def test_loading_an_index_a_config_and_a_question_set_never_unpickles(service, t
 OFFLINE_SCRIPT = """
 import json, sys, time
 t0 = time.perf_counter()
-from qa.embed import SentenceTransformerEmbedder
+from qa.runtime.embedder import SentenceTransformerEmbedder
 embedder = SentenceTransformerEmbedder()
 embedder.warm_up()
 vectors = embedder.encode(["Who is the mayor of Brightwater?", "Helena Quist"], 2)

@@ -50,7 +50,7 @@ def tiny_base(tmp_path_factory) -> Path:
     from safetensors.torch import save_file
     from transformers import BertConfig, BertModel
 
-    from qa.embed import default_model_path
+    from qa.runtime.packaged import default_model_path
 
     src = default_model_path()
     base = tmp_path_factory.mktemp("tiny-base")

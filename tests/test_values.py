@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa.values import find_values, normalize_text, parse_number, same_value, value_key
+from qa.answering.values import find_values, normalize_text, parse_number, same_value, value_key
 
 
 def spans(text: str) -> list[tuple[str, str]]:

@@ -1,14 +1,14 @@
 """Whether two sources give the same answer, judged from the answers' text alone.
 
 Numbers compare by value (``'261,000'`` = ``'261,000 men'``; ``'more than 260,000'`` is
-260,000, another value), with units canonicalised and qualifiers dropped by ``qa.values``;
+260,000, another value), with units canonicalised and qualifiers dropped by ``qa.answering.values``;
 other answers match when one's words contain the other's (``'Zinin'`` / ``'Ruslan Zinin'``).
 """
 
 from __future__ import annotations
 
+from qa.answering.values import normalize_text, value_key
 from qa.models import Citation
-from qa.values import normalize_text, value_key
 
 
 def same_answer(a: str, b: str) -> bool:

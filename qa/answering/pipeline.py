@@ -29,9 +29,9 @@ from qa.answering.abstain import Calibration, features
 from qa.answering.agreement import fullest_first, same_answer
 from qa.answering.question import Question
 from qa.answering.readers.base import PassageText, ReaderSpan, SpanReader
-from qa.index import LoadedIndex
+from qa.index.folder import LoadedIndex
 from qa.models import Answer, Chunk, Citation, Conflict, Response, Sentence
-from qa.retrieve import Hit, shown_passages
+from qa.retrieval.retrieve import Hit, shown_passages
 
 NO_ANSWER = "No answer in the corpus"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from qa.lexical import terms, words
+from qa.index.lexical import terms, words
 
 
 @dataclass(frozen=True, slots=True)

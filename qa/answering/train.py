@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.squad_metrics import best_of, exact_match, token_f1
+from qa.answering.squad_metrics import best_of, exact_match, token_f1
 
 READER_FILE = "reader.safetensors"
 META_FILE = "reader.json"
@@ -110,9 +110,14 @@ def _content_words(text: str) -> set[str]:
 
 def make_examples(
     data: list[dict], rng: random.Random, *, removed_rate: float, other_rate: float, swap_rate: float = 0.0,
-    swap_shapes: Sequence[str] = SHAPES, negate_rate: float = 0.0,
+    swap_shapes: Sequence[str] = SHAPES, negate_rate: float = 0.0, answerable_rate: float = 1.0,
 ) -> list[Example]:
-    """Positive examples plus the answer-less ones described in the module docstring."""
+    """Positive examples plus the answer-less ones described in the module docstring.
+
+    ``answerable_rate`` keeps that share of the answerable questions (and what is made from them);
+    v2.0 ``is_impossible`` questions are all kept, so real unanswerable questions can make up more
+    of a short run than their share of the file.
+    """
     out: list[Example] = []
     for article in data:
         paragraphs = article.get("paragraphs", [])
@@ -126,6 +131,8 @@ def make_examples(
                     continue
                 if qa.get("is_impossible") or not qa.get("answers"):
                     out.append(Example(question, context, None, kind="impossible"))
+                    continue
+                if answerable_rate < 1.0 and rng.random() >= answerable_rate:
                     continue
                 ans = qa["answers"][0]
                 start, text = int(ans["answer_start"]), ans["text"]
@@ -326,6 +333,8 @@ class TrainConfig:
     swap_rate: float = 0.0
     swap_shapes: tuple[str, ...] = SHAPES
     negate_rate: float = 0.0
+    answerable_rate: float = 1.0
+    """Share of answerable questions kept (unanswerable v2.0 questions are all kept)."""
     init: str | None = None
     """A trained reader's weights to start from (continued fine-tuning) instead of a fresh head on the base."""
     null_window_rate: float = 0.3
@@ -434,8 +443,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, log: Callable[[str], None] 
     from safetensors.torch import save_file
     from transformers import AutoTokenizer
 
-    from qa.answering.readers.model import from_base, load_reader, reader_state
     from qa.hashing import file_sha256
+    from qa.runtime.span_model import from_base, load_reader, reader_state
 
     t0 = time.monotonic()
     out = Path(cfg.out)
@@ -451,7 +460,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, log: Callable[[str], None] 
         rng.shuffle(data)
         data = _first_questions(data, cfg.max_questions)
     examples = make_examples(data, rng, removed_rate=cfg.removed_rate, other_rate=cfg.other_rate,
-                             swap_rate=cfg.swap_rate, swap_shapes=cfg.swap_shapes, negate_rate=cfg.negate_rate)
+                             swap_rate=cfg.swap_rate, swap_shapes=cfg.swap_shapes, negate_rate=cfg.negate_rate,
+                             answerable_rate=cfg.answerable_rate)
     kinds = {k: sum(1 for e in examples if e.kind == k)
              for k in ("positive", "removed", "other", "swapped", "negated", "impossible")}
     log(f"examples: {len(examples)} {kinds}")
@@ -650,6 +660,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--swap-rate", type=float)
     p.add_argument("--swap-shapes", help="comma-separated shapes a swapped question may replace: name,number,word")
     p.add_argument("--negate-rate", type=float, help="share of questions also made answer-less by adding 'not'")
+    p.add_argument("--answerable-rate", type=float,
+                   help="keep this share of the answerable questions (v2.0 unanswerable ones are all kept)")
     p.add_argument("--init", metavar="WEIGHTS", help="start from a trained reader (e.g. the shipped one) instead of the base")
     p.add_argument("--null-window-rate", type=float)
     p.add_argument("--dev-every-minutes", type=float)
@@ -668,6 +680,7 @@ def config_from_args(args: argparse.Namespace, default_base: Callable[[], str]) 
         threads=args.threads, removed_rate=args.removed_rate, other_rate=args.other_rate,
         swap_rate=args.swap_rate, null_window_rate=args.null_window_rate, dev_every_minutes=args.dev_every_minutes,
         swap_shapes=_shapes(args.swap_shapes), negate_rate=args.negate_rate, init=args.init,
+        answerable_rate=args.answerable_rate,
     )
 
 
@@ -679,31 +692,6 @@ def _shapes(value: str | None) -> tuple[str, ...] | None:
     if bad or not shapes:
         raise SystemExit(f"qa: --swap-shapes takes {','.join(SHAPES)}, not {value!r}")
     return shapes
-
-
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    """``qa train-reader``: registered by qa.cli."""
-    p = sub.add_parser("train-reader", help="fine-tune the extractive reader on SQuAD-format questions",
-                       description=__doc__.split("\n")[0])
-    add_arguments(p)
-    p.set_defaults(handler=run_train_reader)
-
-
-def run_train_reader(args: argparse.Namespace) -> int:
-    from qa.commands import progress_bar
-    from qa.embed import default_model_path
-
-    cfg = config_from_args(args, lambda: str(default_model_path()))
-    if not Path(cfg.train).is_file():
-        raise SystemExit(f"qa: training file not found: {cfg.train}")
-    if cfg.dev and not Path(cfg.dev).is_file():
-        raise SystemExit(f"qa: dev file not found: {cfg.dev}")
-    with progress_bar() as progress:
-        factory = (lambda total: lambda done, n: progress("training", done, n)) if progress else None
-        metrics = train(cfg, resume=args.resume, log=lambda m: print(f"qa: {m}", file=sys.stderr, flush=True),
-                        progress_factory=factory)
-    print(json.dumps(metrics))
-    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -33,7 +33,7 @@ async def test_real_service_answers_over_the_seeds(tmp_path: Path, monkeypatch: 
         assert response.answered and response.answer is not None, response.message
         answer = response.answer
         assert DOCUMENTS[answer.source][answer.start : answer.end] == answer.text
-        assert "Peskov" in answer.text  # the learned reader's span, not the rule reader's
+        assert "Peskov" in answer.text
         assert answer.text in text
         assert answer.source in text  # its citation
 

@@ -9,7 +9,7 @@ The weights file is pinned by sha256 and checked at load; a different file is re
 
 Two backends run the same weights: ``"onnx"`` (the default when onnxruntime is installed):
 onnxruntime over an ONNX export of the file plus the Rust tokenizers, no torch; ``"torch"``
-(the reference): :class:`~qa.answering.readers.model.SpanModel` with transformers' tokenizer.
+(the reference): :class:`~qa.runtime.span_model.SpanModel` with transformers' tokenizer.
 ``quantize`` picks int8 weights in either (onnxruntime's or torch's dynamic quantisation).
 """
 
@@ -25,15 +25,7 @@ import numpy as np
 
 from qa.answering.readers.base import PassageText, ReaderOutput, ReaderSpan
 from qa.errors import ModelError
-
-WEIGHTS_DIR = Path(__file__).parent / "weights"
-DEFAULT_READER = "minilm-l6-squad-r2"
-"""File stem of the shipped reader: ``weights/<stem>.safetensors`` (+ ``.json`` model metadata)."""
-READER_SHA256 = {
-    "minilm-l6-squad-v1": "af537b0d23860771bdd0d7cea0fea9f306eedd98168b018526bce44e59b2e51f",
-    "minilm-l6-squad-r2": "7bd7e483b8624714271342b760a8471b9339c283171913275e81477bbc84d792",
-}
-"""A change of reader is a new file and a new pin, never a silent overwrite."""
+from qa.runtime.packaged import READER_SHA256, default_model_path, reader_weights
 
 
 class NeuralReader:
@@ -57,7 +49,7 @@ class NeuralReader:
             raise ModelError(f"reader stride must be between 0 and {max_length // 2 - 1}, got {stride}")
         if max_answer_tokens < 1:
             raise ModelError(f"reader max_answer_tokens must be at least 1, got {max_answer_tokens}")
-        self.weights = Path(weights) if weights else WEIGHTS_DIR / f"{DEFAULT_READER}.safetensors"
+        self.weights = Path(weights) if weights else reader_weights()
         self.name = self.weights.stem
         self.base_dir = Path(base_dir) if base_dir else None
         self.max_length = max_length
@@ -66,7 +58,7 @@ class NeuralReader:
         self.quantize = quantize
         self.threads = threads
         if backend is None:
-            from qa.onnx_models import available
+            from qa.runtime.onnx import available
 
             backend = "onnx" if available() else "torch"
         if backend not in ("onnx", "torch"):
@@ -117,9 +109,9 @@ class NeuralReader:
             return self._model(ids, mask, types)
         import torch
 
-        from qa.embed import _torch_threads
+        from qa.runtime.embedder import torch_threads
 
-        with self._lock, _torch_threads(self.threads or torch.get_num_threads()), torch.inference_mode():
+        with self._lock, torch_threads(self.threads or torch.get_num_threads()), torch.inference_mode():
             s, e = self._model(torch.from_numpy(ids), torch.from_numpy(mask), torch.from_numpy(types))
         return s.numpy(), e.numpy()
 
@@ -152,7 +144,7 @@ def _load_onnx(weights: Path, base: Path, quantize: bool, threads: int):
 @lru_cache(maxsize=2)
 def _load_model(weights: Path, base: Path, quantize: bool):
     """(tokenizer, model), checked against the pin; cached so services in one process share one copy."""
-    from qa.answering.readers.model import load_reader
+    from qa.runtime.span_model import load_reader
 
     _checked_sha256(weights)
     try:
@@ -171,6 +163,4 @@ def _load_model(weights: Path, base: Path, quantize: bool):
 
 
 def _default_base() -> Path:
-    from qa.embed import default_model_path
-
     return default_model_path()

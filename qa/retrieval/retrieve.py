@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa.index import LoadedIndex
+from qa.index.folder import LoadedIndex
 from qa.models import Passage
 
 # Weights of the fused score (dense chunk, best dense sentence, BM25), measured on SQuAD dev.

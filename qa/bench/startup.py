@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa.benchmarks.stats import median
+from qa.bench.stats import median
 
 IMPORT_FLOOR = "import torch, sentence_transformers"
 
@@ -116,7 +116,7 @@ def cold_ask_and_floor(
 ) -> dict:
     """Interleaved, ``repeats`` times each: the import floor (torch + sentence-transformers), ``qa ask``
     on a built index, and (with ``torch_index_dir``) the same ``qa ask`` on the old path: embedder and
-    reader on torch (:mod:`qa.benchmarks.old_path`) over an index built by sentence-transformers."""
+    reader on torch (:mod:`qa.bench.old_path`) over an index built by sentence-transformers."""
     floors, asks, ask_rss, floor_rss, old, old_rss = [], [], [], [], [], []
     args = ("ask", question, "--corpus", str(corpus))
     for _ in range(repeats):
@@ -127,7 +127,7 @@ def cold_ask_and_floor(
         asks.append(ask.seconds)
         ask_rss.append(ask.peak_rss_mb)
         if torch_index_dir is not None:
-            before = run_child([sys.executable, "-m", "qa.benchmarks.old_path", *args, "--index", str(torch_index_dir)])
+            before = run_child([sys.executable, "-m", "qa.bench.old_path", *args, "--index", str(torch_index_dir)])
             old.append(before.seconds)
             old_rss.append(before.peak_rss_mb)
     cold, base = median(asks), median(floors)
@@ -151,11 +151,11 @@ def cold_ask_and_floor(
 
 def chat_ready(corpus: Path, index_dir: Path, export_dir: Path, question: str, repeats: int) -> dict:
     """Launch -> the answer to a question sent at the first frame, in fresh processes
-    (:mod:`qa.benchmarks.chat_ready`); also which heavy modules the chat had loaded by then."""
+    (:mod:`qa.bench.chat_ready`); also which heavy modules the chat had loaded by then."""
     seconds, modules = [], set()
     for _ in range(repeats):
         cmd = [
-            sys.executable, "-m", "qa.benchmarks.chat_ready", "--corpus", str(corpus), "--index", str(index_dir),
+            sys.executable, "-m", "qa.bench.chat_ready", "--corpus", str(corpus), "--index", str(index_dir),
             "--export-dir", str(export_dir), "--question", question,
         ]
         launched = time.monotonic()
@@ -179,7 +179,7 @@ def cold_index(corpus: Path, index_dir: Path, repeats: int) -> dict:
 
 
 def tui_first_paint(corpus: Path, index_dir: Path, export_dir: Path, repeats: int) -> dict:
-    """Launch -> first frame of the chat app, in fresh processes (see :mod:`qa.benchmarks.first_paint`).
+    """Launch -> first frame of the chat app, in fresh processes (see :mod:`qa.bench.first_paint`).
 
     The child builds the app with ``qa.tui.app.create_app`` (what ``qa chat`` runs) and the
     real service, runs it headless, and prints ``time.monotonic()`` when Textual posts
@@ -189,7 +189,7 @@ def tui_first_paint(corpus: Path, index_dir: Path, export_dir: Path, repeats: in
     seconds = []
     for _ in range(repeats):
         cmd = [
-            sys.executable, "-m", "qa.benchmarks.first_paint",
+            sys.executable, "-m", "qa.bench.first_paint",
             "--corpus", str(corpus), "--index", str(index_dir), "--export-dir", str(export_dir),
         ]
         launched = time.monotonic()

@@ -1,7 +1,7 @@
 """In-process measurements: indexing throughput, warm ``ask`` latency, no-op re-index.
 
 The embedder is loaded once by the caller and shared, so model loading is never timed
-here (the fresh-process timings in :mod:`qa.benchmarks.startup` include it).
+here (the fresh-process timings in :mod:`qa.bench.startup` include it).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.benchmarks.stats import median, paired_ratio, percentile
+from qa.bench.stats import median, paired_ratio, percentile
 from qa.config import Settings
 
 FALLBACK_QUESTIONS = (
@@ -122,7 +122,7 @@ def plain_model(embedder, device: str = "cpu"):
     path = getattr(embedder, "path", None)
     if path is None and getattr(embedder, "runtime", None) is not None:
         # the ONNX embedder: its baseline is the model it was exported from, on sentence-transformers
-        from qa.embed import default_model_path
+        from qa.runtime.packaged import default_model_path
 
         path = str(default_model_path())
     if path is None:
@@ -147,12 +147,12 @@ def index_throughput(
 ) -> Throughput:
     """Interleave full index builds of ``settings.corpus`` (pipeline) and plain encodes of the same texts (raw).
 
-    The pipeline figure is the whole ``qa.build.refresh(force=True)``: reading, sentence
+    The pipeline figure is the whole ``qa.index.build.refresh(force=True)``: reading, sentence
     splitting, token counting, chunking, embedding, FAISS + BM25, writing with fsync; the
     model is already loaded. The raw figure is ``SentenceTransformer.encode`` of exactly
     the texts that build embedded, in the same order, with the same batch size.
     """
-    from qa.build import refresh
+    from qa.index.build import refresh
 
     rec = RecordingEmbedder(embedder)
     bs = settings.embedding.batch_size
@@ -210,7 +210,7 @@ def ask_latency(settings: Settings, embedder, questions, repeats: int, baseline:
     Each pass uses a new service (sharing the loaded embedder), so its answer cache is
     empty and every ask does the full work: query encode, FAISS, BM25, reader. One
     untimed pass first warms lazy imports and caches, as in a chat that has been open
-    for a while. With ``baseline`` (e.g. the rule reader), its passes are interleaved with
+    for a while. With ``baseline`` (e.g. the previous reader revision), its passes are interleaved with
     these, so both see the same machine load; its figures come back as ``baseline_ms_*``.
     """
     from qa.service import QAService
@@ -256,8 +256,8 @@ def query_encode_ms(embedder, questions, repeats: int) -> float:
 
 
 def noop_reindex(settings: Settings, repeats: int) -> dict:
-    """``qa.build.refresh`` of an up-to-date index; the model must not even be asked for."""
-    from qa.build import refresh
+    """``qa.index.build.refresh`` of an up-to-date index; the model must not even be asked for."""
+    from qa.index.build import refresh
 
     asked = []
 

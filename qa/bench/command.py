@@ -59,7 +59,7 @@ SCALE_TARGETS = {"search_ms_p50": ("<=", 5.0), "recall_at_10_vs_exact": (">=", 0
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from qa.benchmarks.corpus import DEFAULT_SQUAD
+    from qa.bench.corpus import DEFAULT_SQUAD
 
     p = subparsers.add_parser(
         "bench",
@@ -117,11 +117,11 @@ def measure(
 ) -> dict[str, Any]:
     """Every figure, as the JSON written by ``--json-out``. ``fresh_processes=False`` skips the
     start-up part (the tests use it with the hashing embedder); its figures are then NaN."""
-    from qa.benchmarks import pipeline, scale
-    from qa.benchmarks.corpus import make_bench_corpus
-    from qa.build import refresh
+    from qa.bench import pipeline, scale
+    from qa.bench.corpus import make_bench_corpus
     from qa.config import with_updates
-    from qa.embed import make_embedder
+    from qa.index.build import refresh
+    from qa.runtime.embedder import make_embedder
 
     log = log or (lambda message: None)
     started = time.perf_counter()
@@ -159,12 +159,16 @@ def measure(
     del raw_model, tp
 
     # 2. warm ask latency, and the query encode inside it
-    log(f"ask latency: {len(questions)} questions x {plan.ask_repeats}, the rule reader interleaved as the baseline")
-    rules = with_updates(seeds_settings, answer={"reader": "rules"}) if settings.answer.reader != "rules" else None
-    ask = pipeline.ask_latency(seeds_settings, embedder, questions, plan.ask_repeats, baseline=rules)
-    if rules is not None:
-        ask["baseline"] = "answer.reader = rules (no second model), same run, passes interleaved"
-        ask["ask_vs_rules_p50"] = ask["ask_ms_p50"] / ask["baseline_ms_p50"]
+    from qa.runtime.packaged import PREVIOUS_READER, reader_weights
+
+    log(f"ask latency: {len(questions)} questions x {plan.ask_repeats}, reader {PREVIOUS_READER} interleaved as the baseline")
+    previous = None
+    if settings.answer.reader_weights is None:
+        previous = with_updates(seeds_settings, answer={"reader_weights": str(reader_weights(PREVIOUS_READER))})
+    ask = pipeline.ask_latency(seeds_settings, embedder, questions, plan.ask_repeats, baseline=previous)
+    if previous is not None:
+        ask["baseline"] = f"the previous reader revision ({PREVIOUS_READER}), same run, passes interleaved"
+        ask["ask_vs_previous_reader_p50"] = ask["ask_ms_p50"] / ask["baseline_ms_p50"]
     ask["query_encode_ms_p50"] = pipeline.query_encode_ms(embedder, questions[:20], 3)
     out["ask"] = ask | {"questions_from": questions_note, "corpus": str(seeds)}
     out["ask_ms_p50"], out["ask_ms_p95"] = ask["ask_ms_p50"], ask["ask_ms_p95"]
@@ -178,7 +182,7 @@ def measure(
     if fresh_processes:
         torch_index = None
         if onnx:  # the old path's `qa ask` needs an index of sentence-transformers vectors
-            from qa.embed import SentenceTransformerEmbedder
+            from qa.runtime.embedder import SentenceTransformerEmbedder
 
             log("indexing the seeds for the old (torch) path")
             torch_index = work / "seeds-index-torch"
@@ -219,7 +223,7 @@ def measure(
 
 def _fresh_processes(plan: Plan, seeds: Path, seeds_index: Path, bench_corpus: Path, work: Path,
                      question: str, log, torch_index: Path | None = None) -> dict[str, Any]:
-    from qa.benchmarks import startup
+    from qa.bench import startup
 
     out: dict[str, Any] = {}
     log(f"cold ask vs import floor{' vs the torch path' if torch_index else ''} x {plan.startup_repeats}")
@@ -310,7 +314,7 @@ def table_rows(out: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
         ("  texts (chunks + sentences)", _fmt(tp.get("texts")), "", None),
         ("ask_ms_p50", _fmt(out.get("ask_ms_p50"), 1), "<= 40", met("ask_ms_p50")),
         ("ask_ms_p95", _fmt(out.get("ask_ms_p95"), 1), "<= 80", met("ask_ms_p95")),
-        ("  rule reader, same run: p50 / p95", f"{_fmt(out.get('ask', {}).get('baseline_ms_p50'), 1)} / "
+        ("  previous reader, same run: p50 / p95", f"{_fmt(out.get('ask', {}).get('baseline_ms_p50'), 1)} / "
          f"{_fmt(out.get('ask', {}).get('baseline_ms_p95'), 1)}", "", None),
         ("  query encode ms p50", _fmt(out.get("ask", {}).get("query_encode_ms_p50"), 1), "", None),
         ("import_floor_s", _fmt(out.get("import_floor_s")), "", None),

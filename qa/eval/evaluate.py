@@ -1,7 +1,7 @@
 """Evaluation: question sets, SQuAD conversion, metrics and the runner.
 
 Pure and UI-free: the runner takes anything with ``ask(question, history)`` and
-returns an :class:`EvalReport`; it prints nothing. ``qa.eval_cli`` draws it.
+returns an :class:`EvalReport`; it prints nothing. ``qa.eval.command`` draws it.
 
 Question sets are JSON Lines (one :class:`EvalQuestion` per line) or SQuAD v1.1/v2.0
 JSON files, which are turned into a corpus with one text file per article.
@@ -31,9 +31,9 @@ from pydantic import (
     model_validator,
 )
 
+from qa.answering.squad_metrics import best_of, exact_match, normalize_answer, token_f1  # noqa: F401 (re-exported)
 from qa.errors import EvalError
 from qa.models import CorpusInfo, Response
-from qa.squad_metrics import best_of, exact_match, normalize_answer, token_f1  # noqa: F401 (re-exported)
 
 RANK_CUTOFF = 10
 """Passages looked at for recall@k and mrr@10; the runner needs at least this many per answer."""

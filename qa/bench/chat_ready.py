@@ -1,6 +1,6 @@
 """Child process of the chat-ready benchmark: open the chat, type a question at once, report its answer.
 
-``python -m qa.benchmarks.chat_ready --corpus DIR --index DIR --export-dir DIR --question Q``
+``python -m qa.bench.chat_ready --corpus DIR --index DIR --export-dir DIR --question Q``
 builds the app with ``qa.tui.app.create_app`` (what ``qa chat`` runs, with the real service),
 runs it headless, puts ``Q`` in the question field and presses Enter as soon as the first frame is up (while the model
 and index load in the app's worker), and prints ``ANSWERED <time.monotonic()>`` when the
@@ -26,7 +26,7 @@ def heavy_modules() -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m qa.benchmarks.chat_ready")
+    parser = argparse.ArgumentParser(prog="python -m qa.bench.chat_ready")
     parser.add_argument("--corpus", required=True)
     parser.add_argument("--index", required=True)
     parser.add_argument("--export-dir", required=True)

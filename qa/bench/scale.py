@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa.benchmarks.stats import median, percentile, recall_at_k
+from qa.bench.stats import median, percentile, recall_at_k
 
 TOPICS = 32_768  # topic centres, each a mix of two real embeddings
 POINT_NOISE = 0.8  # expected norm of a point's offset from its topic (topics have norm 1)
@@ -127,7 +127,7 @@ def run_scale(n: int, centres: np.ndarray, ann_min_vectors: int, nprobe: int = 0
     """Build the project's index for ``n`` synthetic vectors and measure it."""
     import faiss
 
-    from qa import index as store
+    from qa.index import folder as store
 
     sampler = MixtureSampler(centres, seed=seed)
     data = sampler.sample(n, seed=seed + 1)

@@ -14,7 +14,7 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --disable-pip-version-check -q torch==2.13.0
 	$(BIN)/pip install --disable-pip-version-check -q -e '.[test]'
-	$(BIN)/python -m qa.onnx_models >/dev/null  # ONNX exports of the packaged models, once (else at first use)
+	$(BIN)/python -m qa.runtime.onnx >/dev/null  # ONNX exports of the packaged models, once (else at first use)
 	touch $(STAMP)
 
 chat: $(STAMP)
@@ -41,7 +41,7 @@ clean-index:
 
 # Floors for the seed question set, set just under what the system reaches (eval/README.md):
 # with the learned reader f1 0.670, recall@5 0.966, citation_accuracy 1.000, abstention_auc 0.892
-# (the rule reader had f1 0.587, citation_accuracy 0.872).
+# (the retired rule reader had f1 0.587, citation_accuracy 0.872).
 EVAL_MIN_F1 ?= 0.69
 EVAL_MIN_R5 ?= 0.93
 EVAL_MIN_CIT ?= 0.95

@@ -8,6 +8,7 @@ import re
 import sys
 from contextlib import contextmanager
 
+from qa.models import TENTATIVE
 from qa.textsafe import one_line, visible
 
 
@@ -131,7 +132,7 @@ def format_response(r) -> str:
     out: list[str] = []
     for notice in r.notices:
         out.append(f"note: {visible(notice)}")
-    if not r.answered or r.answer is None:
+    if r.status == "declined" or r.answer is None:
         out.append(f"{one_line(r.message or 'No answer in the corpus')}.")
         if r.passages:
             out.append("Closest passages:")
@@ -139,7 +140,10 @@ def format_response(r) -> str:
                 out.append(f"  {one_line(p.source)}:{p.line_start}-{p.line_end} ({p.score:.2f})  {_clip(p.text)}")
         return "\n".join(out)
     a = r.answer
-    out.append(f"Answer: {one_line(a.text)}   (score {a.score:.2f})")
+    if r.status == "tentative":
+        out.append(f"{TENTATIVE}.")
+    label = "Possible answer" if r.status == "tentative" else "Answer"
+    out.append(f"{label}: {one_line(a.text)}   (score {a.score:.2f})")
     if a.text.strip() != a.sentence.strip():
         out.append(f"  \u201c{one_line(a.sentence)}\u201d")
     out.append(f"  {one_line(a.source)}, line {a.line}, chars {a.start}-{a.end}")
@@ -150,7 +154,7 @@ def format_response(r) -> str:
             for cite in c.citations:
                 out.append(f"    {one_line(cite.source)}:{cite.line_start}  {_clip(cite.text)}")
     else:
-        out.append(f"{one_line(r.message)}:")
+        out.append(f"{one_line(r.message.removeprefix(TENTATIVE + ' · '))}:")
         for c in r.citations:
             out.append(f"  {one_line(c.source)}:{c.line_start}-{c.line_end}  {_clip(c.text)}")
     return "\n".join(out)

@@ -72,6 +72,13 @@ class AnswerSettings(_Section):
         description="Answers scoring below this are withheld ('No answer in the corpus'); "
         "None uses the threshold calibrated for the reader (its .calibration.json).",
     )
+    tentative_min_score: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Below the answer threshold, answers scoring at least this are shown as tentative "
+        "('Possible answer — low confidence'); None uses the calibrated one; 1.0 turns the tier off.",
+    )
     reader_weights: str | None = Field(
         default=None,
         description="A reader trained by `qa train-reader` (path to its reader.safetensors); None uses the shipped one.",
@@ -86,8 +93,9 @@ class AnswerSettings(_Section):
         "(0: whole passages).",
     )
     agreement_sources: int = Field(
-        default=2, ge=0, le=20,
-        description="Passages of other sources also read (at most 2 per source), for agreement and conflicts.",
+        default=4, ge=0, le=20,
+        description="Passages of other sources also read (each other source's best first, at most 2 per source), "
+        "for agreement and conflicts.",
     )
     max_question_chars: int = Field(default=2000, ge=10, description="Longer questions are truncated with a notice.")
 

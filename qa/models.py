@@ -8,7 +8,9 @@ answer, citation and passage. Line numbers are 1-based and count ``\\n``.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class _Frozen(BaseModel):
@@ -144,10 +146,21 @@ class Passage(_Frozen):
     text: str
 
 
+TENTATIVE = "Possible answer — low confidence"
+"""How a tentative answer is labelled, in the chat, ``qa ask`` and ``Response.message``."""
+
+
 class Response(_Frozen):
     question: str
-    answered: bool
-    answer: Answer | None = None
+    answered: bool = Field(
+        description="True when qa answers with confidence (status 'answered'); False for a tentative answer "
+        "and for a decline. Kept for readers of the JSON from before the tentative tier."
+    )
+    status: Literal["answered", "tentative", "declined"] = Field(
+        description="'answered': a confident answer; 'tentative': the best candidate, shown as a possible "
+        "answer with low confidence (``answer`` is set); 'declined': no answer in the corpus.",
+    )
+    answer: Answer | None = Field(default=None, description="Set when status is 'answered' or 'tentative'.")
     citations: list[Citation] = []
     conflicts: list[Conflict] = Field(
         default=[], description="Empty unless sources give different values; then one entry per value."
@@ -163,6 +176,20 @@ class Response(_Frozen):
     )
     notices: list[str] = Field(default=[], description="Warnings about the input, e.g. a truncated question.")
     query: str = Field(default="", description="The query used for retrieval (after follow-up resolution).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _status_from_answered(cls, data):
+        """JSON from before the tentative tier has no status: ``answered`` decides it."""
+        if isinstance(data, dict) and "status" not in data:
+            data = {**data, "status": "answered" if data.get("answered") else "declined"}
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Response:
+        if self.answered != (self.status == "answered"):
+            raise ValueError(f"answered={self.answered} contradicts status={self.status!r}")
+        return self
 
 
 # --- service status -----------------------------------------------------------------

@@ -196,7 +196,7 @@ class QAService:
         q = Question.standalone(question, text, tuple(notices))
         if history and refers_back(text):
             prev = self._ask(index, history[-1], history[-1], history[:-1], [])
-            q = q.following(history[-1], prev.answer.text if prev.answered and prev.answer else None)
+            q = q.following(history[-1], prev.answer.text if prev.answer is not None else None)  # tentative too: it was shown
         query = q.query
         s = self.settings
         qvec = self.embedder.encode([query], 1)[0]
@@ -206,11 +206,12 @@ class QAService:
         trace = Trace()
         response = respond(
             q, index, hits, self.neural_reader, self.calibration,
-            top_k=s.retrieval.top_k, plan=plan, min_score=s.answer.min_score, trace=trace, query_vector=qvec,
+            top_k=s.retrieval.top_k, plan=plan, min_score=s.answer.min_score,
+            tentative_min_score=s.answer.tentative_min_score, trace=trace, query_vector=qvec,
         )
         if explain is not None:
             explain.update(features=trace.features, text=trace.text, score=trace.score,
-                           sources=trace.source_answers)
+                           sources=trace.source_answers, candidates=trace.candidates)
         return self._remember(key, response)
 
     def _remember(self, key, response: Response) -> Response:

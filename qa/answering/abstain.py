@@ -1,10 +1,13 @@
-"""Abstention: the reader's evidence -> a calibrated probability that the answer is right.
+"""The decision to answer: the reader's evidence -> a calibrated probability -> a tier.
 
 A logistic model over a few features of the best span, fitted per reader by
-``eval/calibrate.py`` (on the shared SQuAD 2.0 dev articles plus the seed question set) and
-stored beside the reader's weights as ``<reader>.calibration.json``; the threshold below
-which ``qa`` declines is stored with it. A reader without a calibration file falls back to a
-plain logistic of its margin (declining when the span does not beat 'no answer').
+``eval/calibrate.py`` (on the shared SQuAD 2.0 dev articles plus the seed question set,
+weighted to a realistic share of unanswerable questions) and stored beside the reader's
+weights as ``<reader>.calibration.json`` with two thresholds chosen from the cost of each
+error (docs/reader.md): at or above ``threshold`` qa answers; at or above
+``tentative_threshold`` it shows the best candidate as a *tentative* answer; below, it
+declines. A reader without a calibration file falls back to a plain logistic of its margin
+(declining when the span does not beat 'no answer', no tentative tier).
 """
 
 from __future__ import annotations
@@ -13,12 +16,15 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from qa.answering.readers.base import ReaderSpan
 
-FEATURES = ("margin", "score", "passage", "rank")
+FEATURES = ("margin", "score", "passage", "rank", "agree")
 """margin: span score - its window's no-answer score; score: the span score; passage: the
-retrieval score of the span's passage relative to the best; rank: 1 / (1 + the passage's rank).
+retrieval score of the span's passage relative to the best; rank: 1 / (1 + the passage's rank);
+agree: the other sources that extract the same value (``qa.answering.pipeline``), each counted
+by its probability when read on its own, summed and capped at ``MAX_AGREE``.
 
 Lexical features (the share of the question's terms found in the passage, the rarest missing
 term) were tried: they raise the AUC on SQuAD 2.0 dev from 0.64 to 0.68 but with a negative
@@ -26,8 +32,15 @@ weight on coverage (SQuAD's unanswerable questions were written to reuse the par
 words), which cost 8 points of F1 on the seed questions; they are left out."""
 
 
-def features(span: ReaderSpan, passage_score: float, rank: int) -> dict[str, float]:
-    return {"margin": span.margin, "score": span.score, "passage": passage_score, "rank": 1.0 / (1 + rank)}
+MAX_AGREE = 2.0
+"""Agreement beyond two sure sources adds no evidence the calibration can measure (few questions have more)."""
+
+Status = Literal["answered", "tentative", "declined"]
+
+
+def features(span: ReaderSpan, passage_score: float, rank: int, agree: float = 0.0) -> dict[str, float]:
+    return {"margin": span.margin, "score": span.score, "passage": passage_score, "rank": 1.0 / (1 + rank),
+            "agree": float(min(agree, MAX_AGREE))}
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +48,20 @@ class Calibration:
     weights: dict[str, float]
     bias: float
     threshold: float
+    """At or above: answer."""
+    tentative_threshold: float | None = None
+    """At or above (and below ``threshold``): a tentative answer. None: no tentative tier."""
+
+    def status(self, p: float, threshold: float | None = None, tentative: float | None = None) -> Status:
+        """The tier for probability ``p``; ``threshold`` and ``tentative`` override the calibrated
+        answer and tentative thresholds (the tentative one never exceeds the answer one)."""
+        answer_at = self.threshold if threshold is None else threshold
+        if p >= answer_at:
+            return "answered"
+        tentative_at = self.tentative_threshold if tentative is None else tentative
+        if tentative_at is not None and p >= min(tentative_at, answer_at):
+            return "tentative"
+        return "declined"
 
     def probability(self, feats: dict[str, float]) -> float:
         z = self.bias + sum(self.weights.get(k, 0.0) * feats[k] for k in FEATURES)
@@ -50,11 +77,13 @@ class Calibration:
         if not path.is_file():
             return cls.default()
         raw = json.loads(path.read_text(encoding="utf-8"))
-        return cls(weights=raw["weights"], bias=raw["bias"], threshold=raw["threshold"])
+        return cls(weights=raw["weights"], bias=raw["bias"], threshold=raw["threshold"],
+                   tentative_threshold=raw.get("tentative_threshold"))
 
     def to_json(self, **extra) -> str:
         return json.dumps({"features": list(FEATURES), "weights": self.weights, "bias": self.bias,
-                           "threshold": self.threshold, **extra}, indent=2) + "\n"
+                           "threshold": self.threshold, "tentative_threshold": self.tentative_threshold,
+                           **extra}, indent=2) + "\n"
 
 
 def calibration_path(weights: Path) -> Path:

@@ -7,13 +7,16 @@
    the answer's sentence is nearly always that one or next to it, and the reader's time grows
    with the tokens it reads.
 2. The answer is the span most likely to be right (the calibrated probability weighs the
-   reader's span score against its passage's retrieval score and rank); it is cut at the end of the sentence it starts in,
-   so it is always shown inside one verbatim sentence.
-3. Its probability of being right comes from the reader's calibration (``abstain``); below the
-   threshold ``qa`` declines.
+   reader's span score against its passage's retrieval score and rank, and, for the best few
+   spans, how many other sources extract the same value); it is cut at the end of the sentence
+   it starts in (and at the close of a quotation it opens), so it is always shown inside one
+   verbatim sentence.
+3. Its probability of being right comes from the reader's calibration (``abstain``), which
+   picks the tier: answered, tentative (shown as a possible answer, low confidence) or declined.
 4. Agreement: every other source is read on its own terms. It supports the answer when the
-   reader, in that source's passages, prefers a span with the same value to 'no answer' (two
-   extractions agreeing). It conflicts only when its most probable span has another value and
+   reader, in that source's passages, prefers a span with the same value to 'no answer', or
+   finds it probable enough that, that source alone, qa would offer it at least tentatively
+   (two extractions agreeing). It conflicts only when its most probable span has another value and
    is one ``qa`` would answer with (the calibrated threshold): a disagreement is a strong claim.
    A source never counts for merely mentioning a name.
 """
@@ -30,10 +33,12 @@ from qa.answering.agreement import fullest_first, same_answer
 from qa.answering.question import Question
 from qa.answering.readers.base import PassageText, ReaderSpan, SpanReader
 from qa.index.folder import LoadedIndex
-from qa.models import Answer, Chunk, Citation, Conflict, Response, Sentence
+from qa.models import TENTATIVE, Answer, Chunk, Citation, Conflict, Response, Sentence
 from qa.retrieval.retrieve import Hit, shown_passages
 
 NO_ANSWER = "No answer in the corpus"
+AGREEMENT_CANDIDATES = 5
+"""The most probable spans (before agreement) whose agreement across sources is weighed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,20 +68,33 @@ class Trace:
     score: float = 0.0
     source_answers: dict[str, tuple[str, float]] = field(default_factory=dict)
     """source -> (its answer, its probability) for every source read."""
+    candidates: list[tuple[dict[str, float], str]] = field(default_factory=list)
+    """(features, text) of every span weighed for the answer (the calibration fits on them)."""
 
 
 def evidence(index: LoadedIndex, hits: Sequence[Hit], plan: ReadingPlan) -> list[Hit]:
-    """The best chunks, then up to ``per_source`` best chunks of each source not among them."""
+    """The best chunks, then up to ``agreement_sources`` more, breadth-first over the sources: every
+    source not yet read gets its best chunk first (so as many sources as possible are heard), then
+    each source (those of the best chunks too) its next best, up to ``per_source`` chunks each.
+    A source's best chunk is not always the one that holds the fact (a photo caption can rank first)."""
     chosen = list(hits[: plan.reader_passages])
-    top_sources = {index.chunks[h.chunk].source for h in chosen}
-    extra: dict[str, int] = {}
-    for h in hits[plan.reader_passages : plan.pool]:
-        if sum(extra.values()) >= plan.agreement_sources:
-            break
+    taken = {h.chunk for h in chosen}
+    read_of: dict[str, int] = {}
+    for h in chosen:
         src = index.chunks[h.chunk].source
-        if src not in top_sources and extra.get(src, 0) < plan.per_source:
-            chosen.append(h)
-            extra[src] = extra.get(src, 0) + 1
+        read_of[src] = read_of.get(src, 0) + 1
+    of_source: dict[str, list[Hit]] = {}
+    for h in hits[: plan.pool]:
+        if h.chunk not in taken:
+            of_source.setdefault(index.chunks[h.chunk].source, []).append(h)
+    for depth in range(plan.per_source):  # depth 0 adds only sources not read yet
+        for src in of_source:  # in order of each source's best hit
+            if len(chosen) - plan.reader_passages >= plan.agreement_sources:
+                return chosen
+            found, have = of_source[src], read_of.get(src, 0)
+            if have <= depth and found:
+                chosen.append(found.pop(0))
+                read_of[src] = have + 1
     return chosen
 
 
@@ -122,6 +140,7 @@ def respond(
     top_k: int,
     plan: ReadingPlan,
     min_score: float | None = None,
+    tentative_min_score: float | None = None,
     trace: Trace | None = None,
     query_vector: np.ndarray | None = None,
 ) -> Response:
@@ -134,7 +153,7 @@ def respond(
     trace = trace if trace is not None else Trace()
     trace.passages = [(index.chunks[h.chunk].source, h.chunk, h.score) for h in read]
     if not read:
-        return Response(answered=False, message=NO_ANSWER, **base)
+        return Response(answered=False, status="declined", message=NO_ANSWER, **base)
     chunks = [index.chunks[h.chunk] for h in read]
     passages = [_passage(index, c, window(index, c, query_vector, plan.window_tokens)) for c in chunks]
     output = reader.read(question.reader_text, passages)
@@ -145,7 +164,7 @@ def respond(
         first_of.setdefault(c.source, i)
 
     def probability(span: ReaderSpan, alone: bool = False) -> tuple[float, dict[str, float]]:
-        """P(right) of a span; ``alone``: as if the span's source were the whole corpus (its own
+        """P(right) of a span before agreement; ``alone``: as if the span's source were the whole corpus (its own
         best passage the reference for the passage score and rank), for agreement between sources."""
         chunk = chunks[span.passage]
         if alone:
@@ -157,13 +176,6 @@ def respond(
         feats = features(span, rel, rank)
         return calibration.probability(feats), feats
 
-    # The answer: the span most likely to be right, which weighs the reader's score against the
-    # retrieval of its passage.
-    ranked = sorted(((probability(span), span) for span in output.spans), key=lambda x: -x[0][0])
-    if not ranked:
-        return Response(answered=False, message=NO_ANSWER, **base)
-    (score, feats), best = ranked[0]
-    p_global = {span: p for (p, _), span in ranked}
     # What each source answers: its spans, most probable first (as if it were the whole corpus).
     answers_of: dict[str, list[tuple[float, ReaderSpan]]] = {}
     for span in output.spans:
@@ -171,10 +183,49 @@ def respond(
     for found in answers_of.values():
         found.sort(key=lambda x: -x[0])
     trace.source_answers = {s: (found[0][1].text, found[0][0]) for s, found in answers_of.items()}
-    trace.features, trace.text, trace.score = feats, best.text, score
+
     threshold = calibration.threshold if min_score is None else min_score
-    if score < threshold:
-        return Response(answered=False, message=NO_ANSWER, confidence=round(score, 4), **base)
+    tentative_at = calibration.tentative_threshold if tentative_min_score is None else tentative_min_score
+    support_at = min(threshold, tentative_at if tentative_at is not None else threshold)
+
+    def agreeing(span: ReaderSpan, src: str, soft: bool = False) -> tuple[float, ReaderSpan] | None:
+        """(probability, span) of ``src``'s span with the same value as ``span``, when the reader
+        prefers it to 'no answer' or, ``src`` read alone, qa would at least offer it tentatively:
+        then ``src`` is cited as reporting it. ``soft`` (for the agreement feature, which weighs each
+        source by its probability): also when it is ``src``'s most probable reading."""
+        for i, (p, other) in enumerate(answers_of.get(src, ())):
+            if ((soft and i == 0) or other.margin > 0 or p >= support_at) and same_answer(other.text, span.text):
+                return p, other
+        return None
+
+    def agreement(span: ReaderSpan) -> float:
+        """Summed probability (each source read alone) of the other sources extracting the same value."""
+        own = chunks[span.passage].source
+        return sum(found[0] for src in answers_of
+                   if src != own and (found := agreeing(span, src, soft=True)) is not None)
+
+    # The answer: the span most likely to be right, which weighs the reader's score against the
+    # retrieval of its passage, then, for the best few and each source's own best, how strongly
+    # other sources extract the same value.
+    ranked = sorted(((probability(span), span) for span in output.spans), key=lambda x: -x[0][0])
+    if not ranked:
+        return Response(answered=False, status="declined", message=NO_ANSWER, **base)
+    p_global = {span: p for (p, _), span in ranked}
+    feats_of = {span: f for (_, f), span in ranked}
+    candidates = [span for _, span in ranked[:AGREEMENT_CANDIDATES]]
+    candidates += [found[0][1] for found in answers_of.values() if found[0][1] not in candidates]
+    finalists = []
+    for span in candidates:
+        agree = agreement(span)
+        base_feats = feats_of[span]
+        final = features(span, base_feats["passage"], span.passage, agree) if agree else base_feats
+        finalists.append((calibration.probability(final), final, span))
+    score, feats, best = max(finalists, key=lambda x: x[0])
+    trace.candidates = [(f, span.text) for _, f, span in finalists]
+    trace.features, trace.text, trace.score = feats, best.text, score
+    status = calibration.status(score, min_score, tentative_min_score)
+    if status == "declined":
+        return Response(answered=False, status="declined", message=NO_ANSWER, confidence=round(score, 4), **base)
 
     lead_source = chunks[best.passage].source
     support = [_citation(index, chunks[best.passage].sentence_start, chunks[best.passage].sentence_end, best)]
@@ -183,10 +234,11 @@ def respond(
         if src == lead_source:
             continue
         # Support: the reader, reading this source, prefers the same value to 'no answer'.
-        agreeing = next((span for _, span in found if span.margin > 0 and same_answer(span.text, best.text)), None)
-        if agreeing is not None:
-            chunk = chunks[agreeing.passage]
-            support.append(_citation(index, chunk.sentence_start, chunk.sentence_end, agreeing))
+        found_same = agreeing(best, src)
+        if found_same is not None:
+            same = found_same[1]
+            chunk = chunks[same.passage]
+            support.append(_citation(index, chunk.sentence_start, chunk.sentence_end, same))
             continue
         # A conflict needs more: the source's most probable value must be one qa would answer with.
         rival = max((span for _, span in found), key=p_global.__getitem__)
@@ -216,8 +268,10 @@ def respond(
     else:
         n = len({c.source for c in support})
         message = f"Reported by {n} of {total} source{'s' if total != 1 else ''}"
+    if status == "tentative":
+        message = f"{TENTATIVE} · {message}"
     return Response(
-        answered=True, answer=answer, citations=support, conflicts=conflicts,
+        answered=status == "answered", status=status, answer=answer, citations=support, conflicts=conflicts,
         supporting_sources=len({c.source for c in support}), message=message, confidence=round(score, 4), **base,
     )
 
@@ -237,6 +291,7 @@ def _citation(index: LoadedIndex, first: int, last: int, span: ReaderSpan) -> Ci
     sent = _sentence_at(index, first, last, span.start)
     start = max(span.start, sent.start)
     end = max(start, min(span.end, sent.end))
+    end = start + quote_end(sent.text, start - sent.start, end - sent.start)
     value = sent.text[start - sent.start : end - sent.start]
     stripped = value.rstrip()
     end -= len(value) - len(stripped)
@@ -244,3 +299,37 @@ def _citation(index: LoadedIndex, first: int, last: int, span: ReaderSpan) -> Ci
         source=sent.source, start=sent.start, end=sent.end, line_start=sent.line_start, line_end=sent.line_end,
         text=sent.text, value=stripped, value_start=start, value_end=end,
     )
+
+
+_CLOSERS = {'"': '"', "\u201c": "\u201d", "\u00ab": "\u00bb", "\u201e": "\u201c\u201d", "\u2039": "\u203a"}
+"""Opening quotation mark -> the marks that close it (straight, English, guillemets, German)."""
+
+
+def quote_end(text: str, start: int, end: int) -> int:
+    """Length of ``text[start:end]`` kept so that a span inside or at the start of a quotation
+    stops where the quotation closes: '"Nobody will go!" he shouted' -> '"Nobody will go!"';
+    'Nobody will go!" he shouted' (the quotation opened just before) -> 'Nobody will go!', its
+    closing mark left out as the opening one is. Other spans are kept whole."""
+    value = text[start:end]
+    if not value:
+        return 0
+    if _opens(text, start):
+        closers, first = _CLOSERS[value[0]], 1
+        keep = 1  # the closing mark is part of the quoted answer
+    elif start > 0 and _opens(text, start - 1):
+        closers, first = _CLOSERS[text[start - 1]], 0
+        keep = 0
+    else:
+        return len(value)
+    close = next((i for i in range(first, len(value)) if value[i] in closers), None)
+    if close is None or (keep and not value[close + 1 :].strip()):
+        return len(value)
+    return close + keep
+
+
+def _opens(text: str, i: int) -> bool:
+    """``text[i]`` opens a quotation (a straight '"' does when an even number of them precede it)."""
+    ch = text[i]
+    if ch not in _CLOSERS:
+        return False
+    return ch != '"' or text.count('"', 0, i) % 2 == 0

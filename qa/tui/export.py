@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from qa.models import Citation, CorpusInfo, Response
+from qa.models import TENTATIVE, Citation, CorpusInfo, Response
 from qa.textsafe import one_line, visible
 from qa.tui.render import lines_label
 
@@ -53,8 +53,9 @@ def _response(number: int, response: Response) -> list[str]:
     out = [f"## Question {number}", "", md(response.question), ""]
     out += [f"*Note: {md(notice)}*\n" for notice in response.notices]
     answer = response.answer
-    if response.answered and answer is not None:
-        out += [f"**Answer:** {md(answer.text)}", "", quote(answer.sentence), ""]
+    if response.status != "declined" and answer is not None:
+        label = f"*{TENTATIVE}.* **Possible answer:**" if response.status == "tentative" else "**Answer:**"
+        out += [f"{label} {md(answer.text)}", "", quote(answer.sentence), ""]
         if response.total_sources:
             out += [f"Reported by {response.supporting_sources} of {response.total_sources} sources.", ""]
         out += ["Sources:", "", *map(_citation, response.citations), ""]

@@ -10,7 +10,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Input, ProgressBar, Static
 
-from qa.models import Answer, Citation, Passage, Response
+from qa.models import TENTATIVE, Answer, Citation, Passage, Response
 from qa.textsafe import one_line
 from qa.tui.messages import AnswerSelected, QuestionSent, SourceRef, SourceRequested
 from qa.tui.render import answer_in_sentence, literal, location
@@ -82,17 +82,24 @@ class ErrorLine(Static):
 class AnswerCard(Widget):
     """One response: the answer in its sentence and its sources, or the no-answer state with the closest passages."""
 
+    _STATES = {"answered": ("-answered", "Answer"), "tentative": ("-tentative", "Possible answer"),
+               "declined": ("-no-answer", "No answer")}
+
     def __init__(self, response: Response) -> None:
-        super().__init__(classes="-answered" if response.answered else "-no-answer")
+        shown = response.status if response.answer is not None else "declined"
+        css, title = self._STATES[shown]
+        super().__init__(classes=css)
         self.response = response
-        self.border_title = "Answer" if response.answered else "No answer"
+        self.border_title = title
 
     def compose(self) -> ComposeResult:
         response = self.response
         for notice in response.notices:
             yield Static(Text(f"⚠ {one_line(notice)}"), markup=False, classes="notice")
         answer = response.answer
-        if response.answered and answer is not None:
+        if response.status != "declined" and answer is not None:
+            if response.status == "tentative":
+                yield Static(Text(TENTATIVE), markup=False, classes="tentative-note")
             yield Static(literal(answer.text), markup=False, classes="value")
             yield Static(answer_in_sentence(answer), markup=False, classes="sentence")
             if response.total_sources:

@@ -133,6 +133,23 @@ def evil_response(question: str) -> Response:
     )
 
 
+def tentative_response(question: str) -> Response:
+    """The best candidate below the answer threshold: shown, marked as low confidence."""
+    return Response(
+        question=question,
+        answered=False,
+        status="tentative",
+        answer=answer(OTHER_FILE, OTHER_SENTENCE, "25-year-old", 0.41),
+        citations=[citation(OTHER_FILE, OTHER_SENTENCE, "25-year-old")],
+        passages=[passage(OTHER_FILE, OTHER_SENTENCE, 0.52), passage(ZININ_FILE, ZININ_SENTENCE, 0.47)],
+        supporting_sources=1,
+        total_sources=3,
+        message="Possible answer — low confidence · Reported by 1 of 3 sources",
+        confidence=0.41,
+        query=question,
+    )
+
+
 def no_answer_response(question: str) -> Response:
     return Response(
         question=question,
@@ -152,6 +169,8 @@ def respond(question: str) -> Response:
         return evil_response(question)
     if "how many" in lowered:
         return conflict_response(question)
+    if "how old" in lowered:
+        return tentative_response(question)
     if "shot" in lowered or "shooter" in lowered or "his name" in lowered:
         return zinin_response(question)
     return no_answer_response(question)

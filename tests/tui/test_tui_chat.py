@@ -52,6 +52,22 @@ async def test_no_answer_is_a_different_state_with_closest_passages(app: QAApp) 
         assert "Reported by" not in text
 
 
+async def test_a_low_confidence_answer_is_shown_as_tentative_with_its_citation(app: QAApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await ask(pilot, "How old was the shooter?")
+
+        card = app.screen.query_one(AnswerCard)
+        assert card.has_class("-tentative") and not card.has_class("-answered") and not card.has_class("-no-answer")
+        assert card.border_title == "Possible answer"
+        text = screen_text(app)
+        assert "Possible answer — low confidence" in text
+        assert "003_fe46f044fe634529.txt, line 25" in text
+        assert "No answer in the corpus" not in text
+        sentence = app.screen.query_one("AnswerCard .sentence").content
+        assert [sentence.plain[s.start : s.end] for s in sentence.spans if s.style == HIGHLIGHT] == ["25-year-old"]
+
+
 async def test_notices_are_shown(app: QAApp) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)

@@ -36,6 +36,12 @@ def test_no_answer(snap_compare: SnapCompare, make_app: Callable[[FakeService], 
     assert snap_compare(make_app(fake), terminal_size=SIZE, run_before=asking("What is the weather on Mars?"))
 
 
+def test_tentative_answer(
+    snap_compare: SnapCompare, make_app: Callable[[FakeService], QAApp], fake: FakeService
+) -> None:
+    assert snap_compare(make_app(fake), terminal_size=SIZE, run_before=asking("How old was the shooter?"))
+
+
 def test_conflict_with_evidence_panel(
     snap_compare: SnapCompare, make_app: Callable[[FakeService], QAApp], fake: FakeService
 ) -> None:

@@ -52,6 +52,13 @@ TABLE_ROWS = (
     "abstention_precision",
     "abstention_recall",
     "abstention_auc",
+    "n_declined",
+    "n_tentative",
+    "answered_precision",
+    "tentative_precision",
+    "declined_precision",
+    "answer_words",
+    "gold_words",
     "latency_ms_p50",
     "latency_ms_p95",
 )
@@ -207,7 +214,7 @@ class _ProgressView:
 def _fmt(name: str, value: float | int | None) -> str:
     if value is None:
         return "—"
-    if name in ("n", "n_answerable"):
+    if name in ("n", "n_answerable", "n_declined", "n_tentative"):
         return str(value)
     if name.startswith("latency"):
         return f"{value:.1f}"
@@ -248,11 +255,19 @@ def show_report(console: Console, report: EvalReport) -> None:
             Text(one_line(r.id)),
             Text(one_line(r.question)),
             Text(one_line(" | ".join(r.expected) or "(no answer)")),
-            Text(one_line(r.got) if r.answered else "(declined)"),
+            Text(_got(r)),
             Text(one_line(f"{r.source}:{r.line}") if r.source else "—"),
             Text(f"{r.f1:.2f}"),
         )
     console.print(worst_table)
+
+
+def _got(r: QuestionResult) -> str:
+    from qa.textsafe import one_line
+
+    if not r.answered:
+        return "(declined)"
+    return one_line(r.got) + (" (tentative)" if r.status == "tentative" else "")
 
 
 def _summary_line(report: EvalReport) -> str:
@@ -293,6 +308,14 @@ def markdown_report(report: EvalReport) -> str:
     values = [m.model_dump() for _, m in columns]
     for row in TABLE_ROWS:
         lines.append(f"| {row} | " + " | ".join(_fmt(row, v[row]) for v in values) + " |")
+    if report.curve:
+        lines += ["", "## The decision threshold", "",
+                  "Answering only at or above a confidence threshold: the share of answerable questions declined "
+                  "against the share of unanswerable ones answered (F1 — where an answer below the lowest one "
+                  "given is not known).", "",
+                  "| threshold | answerable declined | unanswerable answered | f1 |", "|---|---|---|---|"]
+        lines += [f"| {c.threshold:.2f} | {_fmt('x', c.answerable_declined)} | {_fmt('x', c.unanswerable_answered)} "
+                  f"| {_fmt('x', c.f1)} |" for c in report.curve]
     lines += ["", "## Questions not answered exactly (worst first)", ""]
     bad = worst(report.questions, len(report.questions))
     if not bad:
@@ -304,7 +327,7 @@ def markdown_report(report: EvalReport) -> str:
 
 
 def _md_row(r: QuestionResult) -> str:
-    got = _md(r.got) if r.answered else "*(declined)*"
+    got = (_md(r.got) + (" *(tentative)*" if r.status == "tentative" else "")) if r.answered else "*(declined)*"
     source = _md(f"{r.source}:{r.line}") if r.source else "—"
     rank = str(r.first_hit_rank) if r.first_hit_rank else "—"
     expected = _md(" | ".join(r.expected)) or "*(no answer)*"

@@ -363,7 +363,10 @@ class QuestionResult(_Strict):
     expected_sources: list[str]
     expected_spans: list[GoldSpan] = []
     answerable: bool
-    answered: bool
+    answered: bool = Field(description="qa gave an answer: status 'answered' or 'tentative' (both count for EM/F1).")
+    status: Literal["answered", "tentative", "declined"] = Field(
+        default="declined", description="The response's tier (see Response.status)."
+    )
     got: str = Field(description="The answer text; '' when the system declined.")
     source: str | None = None
     line: int | None = None
@@ -382,8 +385,8 @@ class QuestionResult(_Strict):
 
 
 def score_question(question: EvalQuestion, response: Response, latency_ms: float) -> QuestionResult:
-    """Score one response against its question (pure)."""
-    answer = response.answer if response.answered else None
+    """Score one response against its question (pure). A tentative answer is scored as an answer."""
+    answer = response.answer if response.status != "declined" else None
     answered = answer is not None
     got = answer.text if answer is not None else ""
     golds = question.answers
@@ -413,6 +416,7 @@ def score_question(question: EvalQuestion, response: Response, latency_ms: float
         expected_spans=question.spans,
         answerable=question.answerable,
         answered=answered,
+        status=response.status if answered else "declined",
         got=got,
         source=answer.source if answer is not None else None,
         line=answer.line if answer is not None else None,
@@ -439,6 +443,7 @@ class Metrics(BaseModel):
     n: int
     n_answerable: int
     n_declined: int
+    n_tentative: int = Field(default=0, description="Questions answered tentatively (counted as answered).")
     exact_match: float
     f1: float
     has_answer_f1: float | None
@@ -453,6 +458,16 @@ class Metrics(BaseModel):
     abstention_auc: float | None = Field(
         default=None, description="How well the confidence ranks answerable above unanswerable questions (ROC AUC)."
     )
+    answered_precision: float | None = Field(
+        default=None, description="Share of confident answers that are right (answerable, F1 >= 0.5).")
+    tentative_precision: float | None = Field(
+        default=None, description="Share of tentative answers that are right (answerable, F1 >= 0.5).")
+    declined_precision: float | None = Field(
+        default=None, description="Share of declines that are to unanswerable questions.")
+    answer_words: float | None = Field(
+        default=None, description="Mean words of the answers given to answerable questions.")
+    gold_words: float | None = Field(
+        default=None, description="Mean words of the closest gold answer of the same questions (by F1).")
     latency_ms_p50: float | None
     latency_ms_p95: float | None
 
@@ -470,6 +485,13 @@ def aggregate(results: Sequence[QuestionResult]) -> Metrics:
     unanswerable = [r for r in results if not r.answerable]
     cited = [r for r in answerable if r.answered]
     latencies = [r.latency_ms for r in results]
+    tier = {name: [r for r in results if r.status == name] for name in ("answered", "tentative")}
+
+    def right(r: QuestionResult) -> bool:
+        return r.answerable and r.f1 >= RIGHT_F1
+
+    def closest_gold(r: QuestionResult) -> str:
+        return max(r.expected, key=lambda g: token_f1(r.got, g))
 
     def recall_at(k: int) -> float | None:
         return ratio(sum(r.first_hit_rank is not None and r.first_hit_rank <= k for r in answerable), n_ans)
@@ -479,6 +501,7 @@ def aggregate(results: Sequence[QuestionResult]) -> Metrics:
         n=n,
         n_answerable=n_ans,
         n_declined=len(declined),
+        n_tentative=len(tier["tentative"]),
         exact_match=sum(r.em for r in results) / n,
         f1=sum(r.f1 for r in results) / n,
         has_answer_f1=ratio(sum(r.f1 for r in answerable), n_ans),
@@ -492,9 +515,48 @@ def aggregate(results: Sequence[QuestionResult]) -> Metrics:
         abstention_precision=sum(not r.answerable for r in declined) / len(declined) if declined else 1.0,
         abstention_recall=sum(not r.answered for r in unanswerable) / len(unanswerable) if unanswerable else 1.0,
         abstention_auc=roc_auc([r.confidence for r in results], [r.answerable for r in results]),
+        answered_precision=ratio(sum(map(right, tier["answered"])), len(tier["answered"])),
+        tentative_precision=ratio(sum(map(right, tier["tentative"])), len(tier["tentative"])),
+        declined_precision=ratio(sum(not r.answerable for r in declined), len(declined)),
+        answer_words=ratio(sum(len(r.got.split()) for r in cited), len(cited)),
+        gold_words=ratio(sum(len(closest_gold(r).split()) for r in cited), len(cited)),
         latency_ms_p50=percentile(latencies, 50),
         latency_ms_p95=percentile(latencies, 95),
     )
+
+
+RIGHT_F1 = 0.5
+"""An answer counts as right for the tiers' precision when its token F1 against a gold answer is at least this."""
+
+CURVE_THRESHOLDS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+class CurvePoint(_Strict):
+    """What answering only at or above ``threshold`` (of the confidence) would do."""
+
+    threshold: float
+    answerable_declined: float | None = Field(description="Share of answerable questions declined.")
+    unanswerable_answered: float | None = Field(description="Share of unanswerable questions answered.")
+    f1: float | None = Field(description="Overall F1 at this threshold; None below the lowest answer qa gave "
+                             "(the answers it declined are not known).")
+
+
+def threshold_curve(results: Sequence[QuestionResult]) -> list[CurvePoint]:
+    """The decision threshold's effect, from each question's confidence (set also when qa declines)."""
+    answerable = [r for r in results if r.answerable]
+    unanswerable = [r for r in results if not r.answerable]
+    points = []
+    for t in CURVE_THRESHOLDS:
+        above = [(r.confidence or 0.0) >= t for r in results]
+        known = all(r.answered for r, a in zip(results, above) if a)
+        f1 = sum((r.f1 if a else 0.0) if r.answerable else (0.0 if a else 1.0) for r, a in zip(results, above))
+        points.append(CurvePoint(
+            threshold=t,
+            answerable_declined=ratio(sum((r.confidence or 0.0) < t for r in answerable), len(answerable)),
+            unanswerable_answered=ratio(sum((r.confidence or 0.0) >= t for r in unanswerable), len(unanswerable)),
+            f1=f1 / len(results) if known else None,
+        ))
+    return points
 
 
 def by_type(results: Sequence[QuestionResult]) -> dict[str, Metrics]:
@@ -537,6 +599,7 @@ class EvalReport(BaseModel):
     seconds: float = Field(default=0.0, description="Wall time of the question loop.")
     metrics: Metrics
     by_type: dict[str, Metrics]
+    curve: list[CurvePoint] = Field(default=[], description="The threshold's effect (see threshold_curve).")
     questions: list[QuestionResult]
 
     def to_json(self) -> str:
@@ -570,6 +633,7 @@ def run_eval(
         seconds=clock() - started,
         metrics=aggregate(results),
         by_type=by_type(results),
+        curve=threshold_curve(results),
         questions=results,
     )
 

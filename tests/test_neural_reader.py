@@ -88,7 +88,8 @@ def test_every_span_is_the_file_text_at_its_offsets(services, question):
 
 def test_the_learned_reader_answers_with_the_shooters_name_and_its_sources(services):
     r = services["neural"].ask("Who shot the recruiting officer?")
-    assert r.answered and "Zinin" in r.answer.text
+    assert r.status in ("answered", "tentative") and "Zinin" in r.answer.text  # shown either way, with its citation
+    assert r.citations and r.citations[0].value and "Zinin" in r.citations[0].value
     assert r.answer.source.endswith(".txt") and r.answer.sentence
     assert 0 < r.answer.score <= 1 and r.confidence == r.answer.score
 

@@ -148,6 +148,26 @@ def test_chat_answers_a_typed_question_and_quits_with_ctrl_q(corpus: Path, index
     assert_clean(term)
 
 
+def test_chat_shows_an_answer_a_possible_answer_and_no_answer(corpus: Path, index: Path) -> None:
+    """The three tiers, as a person sees them at 80x24: a confident answer, a low-confidence one
+    offered with its citation, and a question the articles do not answer."""
+    with Terminal([*QA, "chat", "--corpus", str(corpus), "--index", str(index)], cwd=corpus.parent) as term:
+        term.expect(r"Ready\.", timeout=120)
+        for question, shown in [
+            ("Who is the Kremlin spokesperson?", r"Peskov"),
+            ("How old was the shooter?", r"Possible answer"),
+            ("What is the weather on Mars?", r"No answer in the corpus"),
+        ]:
+            mark = len(term.text)
+            term.send(question, per_key=0.005)
+            term.send(ENTER)
+            term.expect(shown, timeout=60, after=mark)
+            term.expect(r"Ready\.", timeout=60, after=mark)
+        term.send(CTRL_Q)
+        term.wait(30)
+    assert_clean(term)
+
+
 def test_make_chat_from_a_fresh_clone(tmp_path: Path) -> None:
     """The README's first command, from a fresh clone of the committed tree: index built, chat opened, one answer, quit.
 

@@ -26,10 +26,10 @@ def test_each_probability_falls_in_one_tier(p, tier):
 
 
 def test_overridden_thresholds_move_the_tiers():
-    assert CAL.status(0.8, threshold=0.9) == "tentative"
-    assert CAL.status(0.8, threshold=0.9, tentative=1.0) == "declined"  # the tier turned off
-    assert CAL.status(0.22, threshold=0.2) == "answered"  # an answer threshold below the tentative one
-    assert CAL.status(0.1, threshold=0.2) == "declined"
+    assert CAL.overridden(threshold=0.9).status(0.8) == "tentative"
+    assert CAL.overridden(0.9, 1.0).status(0.8) == "declined"  # the tier turned off
+    assert CAL.overridden(threshold=0.2).status(0.22) == "answered"  # an answer threshold below the tentative one
+    assert CAL.overridden(threshold=0.2).status(0.1) == "declined"
     assert Calibration(weights={}, bias=0.0, threshold=0.5).status(0.4) == "declined"  # no tier without one
 
 

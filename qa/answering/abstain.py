@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -52,16 +52,23 @@ class Calibration:
     tentative_threshold: float | None = None
     """At or above (and below ``threshold``): a tentative answer. None: no tentative tier."""
 
-    def status(self, p: float, threshold: float | None = None, tentative: float | None = None) -> Status:
-        """The tier for probability ``p``; ``threshold`` and ``tentative`` override the calibrated
-        answer and tentative thresholds (the tentative one never exceeds the answer one)."""
-        answer_at = self.threshold if threshold is None else threshold
-        if p >= answer_at:
+    def overridden(self, threshold: float | None = None, tentative: float | None = None) -> Calibration:
+        """This calibration with the answer and/or tentative threshold set by the user (None keeps the calibrated)."""
+        return replace(self, threshold=self.threshold if threshold is None else threshold,
+                       tentative_threshold=self.tentative_threshold if tentative is None else tentative)
+
+    @property
+    def offer_at(self) -> float:
+        """The lowest probability at which a candidate is shown at all (tentatively or not);
+        the tentative threshold never exceeds the answer one."""
+        t = self.tentative_threshold
+        return self.threshold if t is None else min(t, self.threshold)
+
+    def status(self, p: float) -> Status:
+        """The tier for probability ``p``."""
+        if p >= self.threshold:
             return "answered"
-        tentative_at = self.tentative_threshold if tentative is None else tentative
-        if tentative_at is not None and p >= min(tentative_at, answer_at):
-            return "tentative"
-        return "declined"
+        return "tentative" if p >= self.offer_at else "declined"
 
     def probability(self, feats: dict[str, float]) -> float:
         z = self.bias + sum(self.weights.get(k, 0.0) * feats[k] for k in FEATURES)

@@ -184,9 +184,8 @@ def respond(
         found.sort(key=lambda x: -x[0])
     trace.source_answers = {s: (found[0][1].text, found[0][0]) for s, found in answers_of.items()}
 
-    threshold = calibration.threshold if min_score is None else min_score
-    tentative_at = calibration.tentative_threshold if tentative_min_score is None else tentative_min_score
-    support_at = min(threshold, tentative_at if tentative_at is not None else threshold)
+    decision = calibration.overridden(min_score, tentative_min_score)
+    threshold, support_at = decision.threshold, decision.offer_at
 
     def agreeing(span: ReaderSpan, src: str, soft: bool = False) -> tuple[float, ReaderSpan] | None:
         """(probability, span) of ``src``'s span with the same value as ``span``, when the reader
@@ -223,7 +222,7 @@ def respond(
     score, feats, best = max(finalists, key=lambda x: x[0])
     trace.candidates = [(f, span.text) for _, f, span in finalists]
     trace.features, trace.text, trace.score = feats, best.text, score
-    status = calibration.status(score, min_score, tentative_min_score)
+    status = decision.status(score)
     if status == "declined":
         return Response(answered=False, status="declined", message=NO_ANSWER, confidence=round(score, 4), **base)
 

@@ -26,10 +26,23 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     """--corpus/--index, shared by every command that touches an index."""
     parser.add_argument("--corpus", metavar="DIR", help="corpus folder (default: seeds/, or $QA_CORPUS)")
     parser.add_argument("--index", metavar="DIR", dest="index_dir", help="index folder (default: index/)")
+    parser.add_argument(
+        "--store", metavar="URI",
+        help="where the index lives: the index folder (default), milvus://HOST:PORT[/COLLECTION], "
+        "or milvus-lite:PATH.db (or $QA_STORE__URI)",
+    )
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    return load_settings(corpus=getattr(args, "corpus", None), index_dir=getattr(args, "index_dir", None))
+    settings = load_settings(corpus=getattr(args, "corpus", None), index_dir=getattr(args, "index_dir", None))
+    uri = getattr(args, "store", None)
+    if uri is not None:
+        from qa.config import with_updates
+        from qa.index.store import parse_store_uri
+
+        parse_store_uri(uri, settings.index_dir)  # a bad URI fails here, in one line
+        settings = with_updates(settings, store={"uri": uri})
+    return settings
 
 
 def build_parser() -> argparse.ArgumentParser:

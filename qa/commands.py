@@ -82,7 +82,7 @@ def run_index(args: argparse.Namespace) -> int:
     service = _service(args)
 
     def waiting() -> None:
-        print(f"qa: waiting for another qa process building {service.settings.index_dir} ...", file=sys.stderr)
+        print(f"qa: waiting for another qa process building {service.store.uri} ...", file=sys.stderr)
 
     with progress_bar() as progress:
         report = service.refresh(progress, force=args.rebuild, on_wait=waiting)
@@ -98,7 +98,7 @@ def run_index(args: argparse.Namespace) -> int:
             what += f", dropped {len(report.removed_files)} removed file(s)"
     print(
         f"{report.files_indexed} files indexed, {len(report.skipped)} skipped, {report.chunks} chunks, "
-        f"{report.sentences} sentences in {service.settings.index_dir} ({report.seconds:.2f} s); {what}"
+        f"{report.sentences} sentences in {service.store.uri} ({report.seconds:.2f} s); {what}"
     )
     return 0
 

@@ -59,6 +59,14 @@ class IndexSettings(_Section):
     )
 
 
+class StoreSettings(_Section):
+    uri: str = Field(
+        default="",
+        description="Where the index lives: '' (the index folder), milvus://HOST:PORT[/COLLECTION] "
+        "or milvus-lite:PATH (Milvus Lite in-process).",
+    )
+
+
 class RetrievalSettings(_Section):
     top_k: int = Field(default=5, ge=1, le=100, description="Passages returned with each answer.")
     candidates: int = Field(default=50, ge=1, description="Candidates each retriever contributes before fusion.")
@@ -116,6 +124,7 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = EmbeddingSettings()
     chunking: ChunkingConfig = ChunkingConfig()
     index: IndexSettings = IndexSettings()
+    store: StoreSettings = StoreSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     answer: AnswerSettings = AnswerSettings()
 

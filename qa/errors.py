@@ -44,6 +44,12 @@ class IndexLockedError(QAError):
     title = "Index busy"
 
 
+class StoreUnavailableError(QAError):
+    """The index store (a Milvus server) cannot be reached; the message names its URI."""
+
+    title = "Store unavailable"
+
+
 class TerminalError(QAError):
     """The chat cannot run here: no interactive terminal to draw on."""
 

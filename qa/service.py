@@ -57,6 +57,7 @@ class QAService:
         self.settings = settings
         self._embedder = embedder
         self._index = None
+        self._store = None
         self._token: str | None = None
         self._lock = threading.RLock()
         self._answers: OrderedDict[tuple[str, tuple[str, ...]], Response] = OrderedDict()
@@ -114,45 +115,37 @@ class QAService:
         with self._lock:
             return self._refresh(progress, force, on_wait)
 
-    def _refresh(self, progress: Progress | None, force: bool, on_wait=None) -> BuildReport:
-        from qa.index.build import refresh
+    @property
+    def store(self):
+        """Where the index lives (``settings.store.uri``): the index folder or a Milvus collection."""
+        if self._store is None:
+            from qa.index.store import open_store
 
-        report = refresh(self.settings, lambda: self.embedder, progress, force=force, on_wait=on_wait)
+            self._store = open_store(self.settings)
+        return self._store
+
+    def _refresh(self, progress: Progress | None, force: bool, on_wait=None) -> BuildReport:
+        report = self.store.refresh(self.settings, lambda: self.embedder, progress, force=force, on_wait=on_wait)
         self._answers.clear()
         return report
 
     def _load(self) -> None:
-        from qa.index import folder as store
-
-        token = store.current_token(self.settings.index_dir)
+        token = self.store.token()
         if self._index is not None and token == self._token:
             return
-        for attempt in range(3):
-            folder = store.current_build(self.settings.index_dir)
-            if folder is None:
-                raise IndexCorruptError(f"no index in {self.settings.index_dir}; run `qa index`")
-            try:
-                loaded = store.load_build(folder, self.settings.index.ivf_nprobe)
-                break
-            except IndexCorruptError:
-                # Another process may have published a newer build and removed this one while we read it.
-                if attempt == 2 or store.current_token(self.settings.index_dir) == folder.name:
-                    raise
-        token = folder.name
+        loaded = self.store.open()
         expected = self.settings.embedding.model
         if loaded.manifest.model != expected:
             raise IndexCorruptError(
-                f"index in {self.settings.index_dir} was built with model {loaded.manifest.model!r}, "
+                f"index in {self.store.uri} was built with model {loaded.manifest.model!r}, "
                 f"settings say {expected!r}; run `qa index`"
             )
-        self._index, self._token = loaded, token
+        self._index, self._token = loaded, loaded.token
         self._answers.clear()
 
     def _current(self):
         """The live index, reloaded when another process has published a newer build."""
-        from qa.index import folder as store
-
-        if self._index is None or store.current_token(self.settings.index_dir) != self._token:
+        if self._index is None or self.store.token() != self._token:
             self._load()
         return self._index
 
@@ -160,7 +153,7 @@ class QAService:
         index = self._current()
         m = index.manifest
         return CorpusInfo(
-            corpus=str(self.settings.corpus), index_dir=str(self.settings.index_dir),
+            corpus=str(self.settings.corpus), index_dir=str(self.store.uri),
             files=m.counts.get("files", 0), chunks=m.counts.get("chunks", 0),
             sentences=m.counts.get("sentences", 0), model=_model_label(m.model), index_type=m.index_type,
         )

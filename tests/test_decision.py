@@ -75,6 +75,9 @@ class _Index:
     def __init__(self, sources):
         self.chunks = [_Chunk(s) for s in sources]
 
+    def chunk(self, cid):
+        return self.chunks[cid]
+
 
 def test_evidence_reads_every_source_then_second_chunks_of_all_sources():
     # chunks 0..5: a (caption), b, a (the fact), c, b, c

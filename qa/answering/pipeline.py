@@ -32,7 +32,7 @@ from qa.answering.abstain import Calibration, features
 from qa.answering.agreement import fullest_first, same_answer
 from qa.answering.question import Question
 from qa.answering.readers.base import PassageText, ReaderSpan, SpanReader
-from qa.index.folder import LoadedIndex
+from qa.index.store import IndexView
 from qa.models import TENTATIVE, Answer, Chunk, Citation, Conflict, Response, Sentence
 from qa.retrieval.retrieve import Hit, shown_passages
 
@@ -72,7 +72,7 @@ class Trace:
     """(features, text) of every span weighed for the answer (the calibration fits on them)."""
 
 
-def evidence(index: LoadedIndex, hits: Sequence[Hit], plan: ReadingPlan) -> list[Hit]:
+def evidence(index: IndexView, hits: Sequence[Hit], plan: ReadingPlan) -> list[Hit]:
     """The best chunks, then up to ``agreement_sources`` more, breadth-first over the sources: every
     source not yet read gets its best chunk first (so as many sources as possible are heard), then
     each source (those of the best chunks too) its next best, up to ``per_source`` chunks each.
@@ -81,12 +81,12 @@ def evidence(index: LoadedIndex, hits: Sequence[Hit], plan: ReadingPlan) -> list
     taken = {h.chunk for h in chosen}
     read_of: dict[str, int] = {}
     for h in chosen:
-        src = index.chunks[h.chunk].source
+        src = index.chunk(h.chunk).source
         read_of[src] = read_of.get(src, 0) + 1
     of_source: dict[str, list[Hit]] = {}
     for h in hits[: plan.pool]:
         if h.chunk not in taken:
-            of_source.setdefault(index.chunks[h.chunk].source, []).append(h)
+            of_source.setdefault(index.chunk(h.chunk).source, []).append(h)
     for depth in range(plan.per_source):  # depth 0 adds only sources not read yet
         for src in of_source:  # in order of each source's best hit
             if len(chosen) - plan.reader_passages >= plan.agreement_sources:
@@ -98,18 +98,18 @@ def evidence(index: LoadedIndex, hits: Sequence[Hit], plan: ReadingPlan) -> list
     return chosen
 
 
-def window(index: LoadedIndex, c: Chunk, qvec: np.ndarray | None, budget: int) -> tuple[int, int]:
+def window(index: IndexView, c: Chunk, qvec: np.ndarray | None, budget: int) -> tuple[int, int]:
     """Sentence rows [first, last) of a chunk to read: its sentence closest to ``qvec``, grown by
     whichever neighbour is closer to the question, while the chunk's tokens (shared out over its
     sentences by length) stay within ``budget``. The whole chunk when there is no budget."""
     first, last = c.sentence_start, c.sentence_end
     if qvec is None or budget <= 0 or c.n_tokens <= budget or last - first <= 1:
         return first, last
-    sims = np.asarray(index.sentence_vectors[first:last] @ qvec, dtype=np.float32)
+    sims = np.asarray(index.vectors_of_sentences(first, last) @ qvec, dtype=np.float32)
     per_char = c.n_tokens / max(1, c.end - c.start)
 
     def cost(row: int) -> float:
-        sent = index.sentences[row]
+        sent = index.sentence(row)
         return (sent.end - sent.start) * per_char
 
     lo = first + int(np.argmax(sims))
@@ -123,16 +123,16 @@ def window(index: LoadedIndex, c: Chunk, qvec: np.ndarray | None, budget: int) -
         lo, hi = min(lo, r), max(hi, r + 1)
 
 
-def _passage(index: LoadedIndex, c: Chunk, rows: tuple[int, int]) -> PassageText:
+def _passage(index: IndexView, c: Chunk, rows: tuple[int, int]) -> PassageText:
     if rows == (c.sentence_start, c.sentence_end):
         return PassageText(c.source, c.start, c.text)
-    start, end = index.sentences[rows[0]].start, index.sentences[rows[1] - 1].end
+    start, end = index.sentence(rows[0]).start, index.sentence(rows[1] - 1).end
     return PassageText(c.source, start, c.text[start - c.start : end - c.start])
 
 
 def respond(
     question: Question,
-    index: LoadedIndex,
+    index: IndexView,
     hits: Sequence[Hit],
     reader: SpanReader,
     calibration: Calibration,
@@ -151,10 +151,10 @@ def respond(
                 query=question.query)
     read = evidence(index, hits, plan)
     trace = trace if trace is not None else Trace()
-    trace.passages = [(index.chunks[h.chunk].source, h.chunk, h.score) for h in read]
+    trace.passages = [(index.chunk(h.chunk).source, h.chunk, h.score) for h in read]
     if not read:
         return Response(answered=False, status="declined", message=NO_ANSWER, **base)
-    chunks = [index.chunks[h.chunk] for h in read]
+    chunks = [index.chunk(h.chunk) for h in read]
     passages = [_passage(index, c, window(index, c, query_vector, plan.window_tokens)) for c in chunks]
     output = reader.read(question.reader_text, passages)
     top = read[0].score or 1.0
@@ -275,17 +275,16 @@ def respond(
     )
 
 
-def _sentence_at(index: LoadedIndex, first: int, last: int, offset: int) -> Sentence:
-    for sid in range(first, last):
-        s = index.sentences[sid]
+def _sentence_at(index: IndexView, first: int, last: int, offset: int) -> Sentence:
+    rows = index.sentence_range(first, last)
+    for s in rows:
         if s.start <= offset < s.end:
             return s
     # between sentences (white space): the next one
-    return next((index.sentences[sid] for sid in range(first, last) if index.sentences[sid].start >= offset),
-                index.sentences[last - 1])
+    return next((s for s in rows if s.start >= offset), rows[-1])
 
 
-def _citation(index: LoadedIndex, first: int, last: int, span: ReaderSpan) -> Citation:
+def _citation(index: IndexView, first: int, last: int, span: ReaderSpan) -> Citation:
     """The sentence holding the span's start, with the span cut at that sentence's end."""
     sent = _sentence_at(index, first, last, span.start)
     start = max(span.start, sent.start)

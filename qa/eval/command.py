@@ -121,6 +121,11 @@ def run(args: argparse.Namespace) -> int:
     if question_file.format == "squad" and args.corpus:
         print("qa eval: --corpus is ignored for SQuAD input (the corpus is built from the file)", file=sys.stderr)
     settings = corpus_settings(question_file, args.corpus, args.index_dir)
+    if args.store is not None:
+        from qa.index.store import parse_store_uri
+
+        parse_store_uri(args.store, settings.index_dir)
+        settings = with_updates(settings, store={"uri": args.store})
     if question_file.format != "squad":
         missing = missing_sources(question_file.questions, settings.corpus)
         if missing:

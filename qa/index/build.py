@@ -78,14 +78,25 @@ def plan(settings: Settings, force: bool = False) -> Plan:
         except IndexCorruptError as exc:
             full = full or f"index damaged: {exc}"
     if manifest is not None and not full:
-        if manifest.model != settings.embedding.model:
-            full = f"model changed ({manifest.model} -> {settings.embedding.model})"
-        elif why := runtime_changed(settings.embedding, manifest.embedding_runtime, manifest.runtime_sha256):
-            full = why
-        elif manifest.chunking != _chunking(settings):
-            full = "chunking settings changed"
-        elif manifest.tokenizer != TOKENIZER_VERSION:
-            full = "tokenizer changed"
+        full = settings_changed(settings, manifest)
+    return diff(refs, skipped, manifest, live, full)
+
+
+def settings_changed(settings: Settings, manifest: IndexManifest) -> str:
+    """Why an index built under ``manifest`` must be rebuilt whole for ``settings`` ('' when it need not)."""
+    if manifest.model != settings.embedding.model:
+        return f"model changed ({manifest.model} -> {settings.embedding.model})"
+    if why := runtime_changed(settings.embedding, manifest.embedding_runtime, manifest.runtime_sha256):
+        return why
+    if manifest.chunking != _chunking(settings):
+        return "chunking settings changed"
+    if manifest.tokenizer != TOKENIZER_VERSION:
+        return "tokenizer changed"
+    return ""
+
+
+def diff(refs: list[FileRef], skipped: list[SkippedFile], manifest: IndexManifest | None, live, full: str) -> Plan:
+    """Which files are new, changed (size, then content hash) or removed since ``manifest``."""
     p = Plan(refs=refs, skipped=skipped, manifest=manifest, live=live, full_reason=full)
     old = manifest.files if manifest is not None else {}
     for ref in refs:
@@ -134,18 +145,8 @@ def refresh(
     if first.up_to_date:
         return _report(first, [], 0, t0, full=False)
     lock = lock_for(settings.index_dir, settings.index.lock_timeout_s)
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        if on_wait is not None:
-            on_wait()
-        try:
-            lock.acquire()
-        except Timeout:
-            raise IndexLockedError(
-                f"another qa process is building the index in {settings.index_dir} "
-                f"(waited {settings.index.lock_timeout_s:.0f} s); try again when it has finished"
-            ) from None
+    acquire(lock, on_wait, f"another qa process is building the index in {settings.index_dir} "
+            f"(waited {settings.index.lock_timeout_s:.0f} s); try again when it has finished")
     try:
         # Another process may have published while we waited: plan again under the lock.
         p = plan(settings, force)
@@ -154,6 +155,20 @@ def refresh(
         return _build(settings, p, embedder_factory(), progress, t0)
     finally:
         lock.release()
+
+
+def acquire(lock, on_wait: Callable[[], None] | None, busy: str) -> None:
+    """Take ``lock`` (a FileLock or anything with ``acquire(timeout=)``), telling ``on_wait`` when it
+    must wait; IndexLockedError(``busy``) when its timeout passes."""
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        if on_wait is not None:
+            on_wait()
+        try:
+            lock.acquire()
+        except Timeout:
+            raise IndexLockedError(busy) from None
 
 
 def _build(settings: Settings, p: Plan, embedder: Embedder, progress: Progress | None, t0: float) -> BuildReport:
@@ -212,54 +227,22 @@ def _build(settings: Settings, p: Plan, embedder: Embedder, progress: Progress |
                 sentence_rows.append(old.sentence_vectors[s.id])
             files[ref.source] = p.unchanged[ref.source]
             continue
-        try:
-            doc = read_document(ref, max_bytes)
-        except ValueError as exc:
-            skipped.append(SkippedFile(source=ref.source, reason=str(exc)))
-            files[ref.source] = FileEntry(
-                sha256="", size=ref.size, mtime_ns=ref.mtime_ns, chunks=0, sentences=0, skipped=str(exc)
-            )
+        entry, f_chunks, f_sents = read_file(ref, embedder, max_tokens, settings.chunking.overlap_sentences, max_bytes)
+        files[ref.source] = entry
+        if entry.skipped:
+            skipped.append(SkippedFile(source=ref.source, reason=entry.skipped))
             continue
-        sent_pieces = split_sentences(doc.text)
-        if not sent_pieces:
-            reason = "no sentences found"
-            skipped.append(SkippedFile(source=ref.source, reason=reason))
-            files[ref.source] = FileEntry(
-                sha256=doc.sha256, size=doc.size, mtime_ns=doc.mtime_ns, chunks=0, sentences=0, skipped=reason
-            )
-            continue
-        counts = embedder.count_tokens([s.text for s in sent_pieces])
-        chunk_pieces = chunk_sentences(
-            doc.text, sent_pieces, counts, max_tokens, settings.chunking.overlap_sentences
-        )
         c_base, s_base = len(chunks), len(sentences)
-        first_chunk = [0] * len(sent_pieces)
-        for ci in range(len(chunk_pieces) - 1, -1, -1):
-            for si in range(chunk_pieces[ci].sentence_start, chunk_pieces[ci].sentence_end):
-                first_chunk[si] = ci
-        for ci, c in enumerate(chunk_pieces):
-            row = c_base + ci
-            chunks.append(Chunk(
-                id=row, source=ref.source, start=c.start, end=c.end, line_start=c.line_start,
-                line_end=c.line_end, text=c.text, sentence_start=s_base + c.sentence_start,
-                sentence_end=s_base + c.sentence_end, n_tokens=c.n_tokens,
-            ))
+        for c in shift(f_chunks, c_base, s_base):
+            chunks.append(c)
             chunk_rows.append(None)
             todo_texts.append(c.text)
-            todo_targets.append(("c", row))
-        for si, s in enumerate(sent_pieces):
-            row = s_base + si
-            sentences.append(Sentence(
-                id=row, source=ref.source, start=s.start, end=s.end, line_start=s.line_start,
-                line_end=s.line_end, text=s.text, chunk=c_base + first_chunk[si], paragraph=s.paragraph,
-            ))
+            todo_targets.append(("c", c.id))
+        for sent in shift(f_sents, c_base, s_base):
+            sentences.append(sent)
             sentence_rows.append(None)
-            todo_texts.append(s.text)
-            todo_targets.append(("s", row))
-        files[ref.source] = FileEntry(
-            sha256=doc.sha256, size=doc.size, mtime_ns=doc.mtime_ns,
-            chunks=len(chunk_pieces), sentences=len(sent_pieces),
-        )
+            todo_texts.append(sent.text)
+            todo_targets.append(("s", sent.id))
 
     if not chunks:  # bm25s and FAISS cannot hold an empty index; a build with nothing would answer nothing
         first = f"; {len(skipped)} skipped, e.g. {skipped[0].source}: {skipped[0].reason}" if skipped else ""
@@ -280,28 +263,9 @@ def _build(settings: Settings, p: Plan, embedder: Embedder, progress: Progress |
     chunk_search = store.VectorIndex.build(chunk_matrix, kind, nprobe)
     sentence_search = store.VectorIndex.build(sentence_matrix, s_kind, nprobe)
     bm25 = BM25Index.build([c.text for c in chunks])
-    build_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
-    manifest = IndexManifest(
-        format_version=store.FORMAT_VERSION,
-        build_id=build_id,
-        model=settings.embedding.model,
-        model_sha256=fingerprint,
-        embedding_runtime=getattr(embedder, "runtime", None),
-        runtime_sha256=getattr(embedder, "runtime_sha256", None),
-        dimension=dim,
-        chunking=_chunking(settings),
-        tokenizer=TOKENIZER_VERSION,
-        index_type=kind,
-        files=files,
-        skipped=skipped,
-        counts={
-            "files": sum(1 for e in files.values() if not e.skipped),
-            "chunks": len(chunks),
-            "sentences": len(sentences),
-        },
-        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        versions=_versions(),
-    )
+    manifest = new_manifest(settings, embedder, fingerprint, kind, files, skipped, len(chunks), len(sentences),
+                            store.FORMAT_VERSION)
+    build_id = manifest.build_id
     final = store.write_build(
         settings.index_dir, build_id, manifest, chunks, sentences, chunk_matrix, sentence_matrix,
         chunk_search, sentence_search, bm25,
@@ -312,6 +276,80 @@ def _build(settings: Settings, p: Plan, embedder: Embedder, progress: Progress |
     report_plan = Plan(refs=p.refs, skipped=skipped, manifest=manifest, live=final,
                        unchanged=p.unchanged, changed=p.changed, removed=p.removed, full_reason=p.full_reason)
     return _report(report_plan, embedded, len(todo_texts), t0, full=bool(p.full_reason))
+
+
+def read_file(
+    ref: FileRef, embedder: Embedder, max_tokens: int, overlap: int, max_bytes: int
+) -> tuple[FileEntry, list[Chunk], list[Sentence]]:
+    """One file's chunks and sentences, numbered from 0 within the file (``shift`` places them);
+    an entry with ``skipped`` set, and no rows, when the file cannot be indexed."""
+    try:
+        doc = read_document(ref, max_bytes)
+    except ValueError as exc:
+        return FileEntry(sha256="", size=ref.size, mtime_ns=ref.mtime_ns, chunks=0, sentences=0,
+                         skipped=str(exc)), [], []
+    sent_pieces = split_sentences(doc.text)
+    if not sent_pieces:
+        return FileEntry(sha256=doc.sha256, size=doc.size, mtime_ns=doc.mtime_ns, chunks=0, sentences=0,
+                         skipped="no sentences found"), [], []
+    counts = embedder.count_tokens([s.text for s in sent_pieces])
+    chunk_pieces = chunk_sentences(doc.text, sent_pieces, counts, max_tokens, overlap)
+    first_chunk = [0] * len(sent_pieces)
+    for ci in range(len(chunk_pieces) - 1, -1, -1):
+        for si in range(chunk_pieces[ci].sentence_start, chunk_pieces[ci].sentence_end):
+            first_chunk[si] = ci
+    chunks = [
+        Chunk(id=ci, source=ref.source, start=c.start, end=c.end, line_start=c.line_start, line_end=c.line_end,
+              text=c.text, sentence_start=c.sentence_start, sentence_end=c.sentence_end, n_tokens=c.n_tokens)
+        for ci, c in enumerate(chunk_pieces)
+    ]
+    sentences = [
+        Sentence(id=si, source=ref.source, start=s.start, end=s.end, line_start=s.line_start, line_end=s.line_end,
+                 text=s.text, chunk=first_chunk[si], paragraph=s.paragraph)
+        for si, s in enumerate(sent_pieces)
+    ]
+    entry = FileEntry(sha256=doc.sha256, size=doc.size, mtime_ns=doc.mtime_ns,
+                      chunks=len(chunks), sentences=len(sentences))
+    return entry, chunks, sentences
+
+
+def shift(rows, c_base: int, s_base: int) -> list:
+    """A file's chunks or sentences renumbered to start at chunk ``c_base`` and sentence ``s_base``."""
+    out = []
+    for r in rows:
+        if isinstance(r, Chunk):
+            out.append(r.model_copy(update={"id": r.id + c_base, "sentence_start": r.sentence_start + s_base,
+                                            "sentence_end": r.sentence_end + s_base}))
+        else:
+            out.append(r.model_copy(update={"id": r.id + s_base, "chunk": r.chunk + c_base}))
+    return out
+
+
+def new_manifest(settings: Settings, embedder: Embedder, fingerprint: str | None, index_type: str,
+                 files: dict[str, FileEntry], skipped: list[SkippedFile], n_chunks: int, n_sentences: int,
+                 format_version: int = 1) -> IndexManifest:
+    build_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    return IndexManifest(
+        format_version=format_version,
+        build_id=build_id,
+        model=settings.embedding.model,
+        model_sha256=fingerprint,
+        embedding_runtime=getattr(embedder, "runtime", None),
+        runtime_sha256=getattr(embedder, "runtime_sha256", None),
+        dimension=embedder.dimension,
+        chunking=_chunking(settings),
+        tokenizer=TOKENIZER_VERSION,
+        index_type=index_type,
+        files=files,
+        skipped=skipped,
+        counts={
+            "files": sum(1 for e in files.values() if not e.skipped),
+            "chunks": n_chunks,
+            "sentences": n_sentences,
+        },
+        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        versions=_versions(),
+    )
 
 
 def _group(old: store.LoadedIndex) -> dict[str, tuple[list[Chunk], list[Sentence]]]:

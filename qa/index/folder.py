@@ -50,6 +50,64 @@ class LoadedIndex:
     chunk_search: "VectorIndex"
     sentence_search: "VectorIndex"
     bm25: BM25Index
+    _lexical: tuple[tuple[str, ...], np.ndarray] | None = None
+
+    # -- the read view (qa.index.store.IndexView) --------------------------------------
+
+    @property
+    def token(self) -> str:
+        return self.folder.name
+
+    @property
+    def n_chunks(self) -> int:
+        return len(self.chunks)
+
+    def chunk(self, cid: int) -> Chunk:
+        return self.chunks[cid]
+
+    def sentence(self, sid: int) -> Sentence:
+        return self.sentences[sid]
+
+    def sentence_range(self, first: int, last: int) -> list[Sentence]:
+        return self.sentences[first:last]
+
+    def vectors_of_chunks(self, ids: np.ndarray) -> np.ndarray:
+        return np.asarray(self.chunk_vectors[np.asarray(ids, dtype=np.int64)], dtype=np.float32)
+
+    def vectors_of_sentences(self, first: int, last: int) -> np.ndarray:
+        return np.asarray(self.sentence_vectors[first:last], dtype=np.float32)
+
+    def prefetch(self, chunk_ids) -> None:
+        """Everything is in memory already."""
+
+    def search_chunks(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        scores, ids = self.chunk_search.search(q.reshape(1, -1), k)
+        keep = ids[0] >= 0
+        return scores[0][keep], ids[0][keep]
+
+    def search_sentences(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, chunk ids): the chunk of each of the ``k`` sentences nearest to ``q``."""
+        scores, ids = self.sentence_search.search(q.reshape(1, -1), k)
+        keep = ids[0] >= 0
+        chunks = np.fromiter((self.sentences[int(s)].chunk for s in ids[0][keep]), dtype=np.int64)
+        return scores[0][keep], chunks
+
+    def _bm25(self, query_terms) -> np.ndarray:
+        key = tuple(query_terms)
+        if self._lexical is None or self._lexical[0] != key:
+            self._lexical = (key, self.bm25.scores(list(key)))
+        return self._lexical[1]
+
+    def bm25_top(self, query_terms, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(chunk ids, BM25 scores) of the ``k`` best lexical matches with a score above 0, best first."""
+        bm = self._bm25(query_terms)
+        top = np.argsort(-bm)[:k]
+        top = top[bm[top] > 0]
+        return top.astype(np.int64), bm[top]
+
+    def bm25_of(self, query_terms, ids: np.ndarray) -> np.ndarray:
+        """BM25 scores of the given chunks (0 where no query term occurs)."""
+        return self._bm25(query_terms)[np.asarray(ids, dtype=np.int64)]
 
 
 class VectorIndex:

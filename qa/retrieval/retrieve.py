@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa.index.folder import LoadedIndex
+from qa.index.store import IndexView
 from qa.models import Passage
 
 # Weights of the fused score (dense chunk, best dense sentence, BM25), measured on SQuAD dev.
@@ -33,7 +33,7 @@ class Hit:
 
 
 def retrieve(
-    index: LoadedIndex,
+    index: IndexView,
     qvec: np.ndarray,
     qterms: Sequence[str],
     k: int,
@@ -41,38 +41,34 @@ def retrieve(
     fusion: str = "score",
 ) -> list[Hit]:
     """The ``k`` best chunks for a query, best first."""
-    n_chunks = len(index.chunks)
-    if n_chunks == 0:
+    if index.n_chunks == 0:
         return []
-    q = np.ascontiguousarray(qvec.reshape(1, -1), dtype=np.float32)
-    c_scores, c_ids = index.chunk_search.search(q, candidates)
-    s_scores, s_ids = index.sentence_search.search(q, candidates * 2)
-    bm = index.bm25.scores(list(qterms))
-    bm_top = np.argsort(-bm)[:candidates] if bm.size else np.array([], dtype=np.int64)
-    bm_max = float(bm.max()) if bm.size else 0.0
+    q = np.ascontiguousarray(qvec.reshape(-1), dtype=np.float32)
+    _, c_ids = index.search_chunks(q, candidates)
+    s_scores, s_chunks = index.search_sentences(q, candidates * 2)
+    bm_ids, bm_scores = index.bm25_top(qterms, candidates)
+    bm_max = float(bm_scores.max()) if bm_scores.size else 0.0
 
     cand: dict[int, None] = {}
-    for cid in c_ids[0]:
-        if cid >= 0:
-            cand[int(cid)] = None
+    for cid in c_ids:
+        cand[int(cid)] = None
     sent_best: dict[int, float] = {}
-    for sid, sc in zip(s_ids[0], s_scores[0]):
-        if sid < 0:
-            continue
-        cid = index.sentences[int(sid)].chunk
+    for cid, sc in zip(s_chunks, s_scores):
+        cid = int(cid)
         if sc > sent_best.get(cid, -1.0):
             sent_best[cid] = float(sc)
         cand[cid] = None
-    for cid in bm_top:
-        if bm[cid] > 0:
-            cand[int(cid)] = None
+    for cid in bm_ids:
+        cand[int(cid)] = None
     ids = np.fromiter(cand, dtype=np.int64)
-    dense = np.asarray(index.chunk_vectors[ids] @ q[0], dtype=np.float32)
-    sent = np.array([_sentence_best(index, int(c), q[0], sent_best) for c in ids], dtype=np.float32)
-    lex = bm[ids] / bm_max if bm_max > 0 else np.zeros(len(ids), dtype=np.float32)
+    index.prefetch(ids)
+    dense = np.asarray(index.vectors_of_chunks(ids) @ q, dtype=np.float32)
+    sent = np.array([_sentence_best(index, int(c), q, sent_best) for c in ids], dtype=np.float32)
+    raw_bm = np.asarray(index.bm25_of(qterms, ids), dtype=np.float32)
+    lex = raw_bm / bm_max if bm_max > 0 else np.zeros(len(ids), dtype=np.float32)
 
     if fusion == "rrf":
-        fused = _rrf(dense, lex, sent, bm[ids])
+        fused = _rrf(dense, lex, sent, raw_bm)
     elif fusion == "dense":
         fused = dense
     elif fusion == "bm25":
@@ -86,9 +82,9 @@ def retrieve(
     ]
 
 
-def _sentence_best(index: LoadedIndex, cid: int, q: np.ndarray, known: dict[int, float]) -> float:
-    chunk = index.chunks[cid]
-    rows = index.sentence_vectors[chunk.sentence_start : chunk.sentence_end]
+def _sentence_best(index: IndexView, cid: int, q: np.ndarray, known: dict[int, float]) -> float:
+    chunk = index.chunk(cid)
+    rows = index.vectors_of_sentences(chunk.sentence_start, chunk.sentence_end)
     best = float(np.max(rows @ q)) if len(rows) else 0.0
     return max(best, known.get(cid, -1.0))
 
@@ -104,21 +100,21 @@ def _rrf(dense: np.ndarray, lex: np.ndarray, sent: np.ndarray, raw_bm: np.ndarra
     return score / (2.0 / (RRF_K + 1))
 
 
-def diverse(index: LoadedIndex, hits: Sequence[Hit], k: int, max_overlap: float = 0.5, max_cos: float = 0.95) -> list[Hit]:
+def diverse(index: IndexView, hits: Sequence[Hit], k: int, max_overlap: float = 0.5, max_cos: float = 0.95) -> list[Hit]:
     """Drop near-duplicates: chunks overlapping an earlier pick by more than ``max_overlap`` of
     their length (same file), or nearly identical in meaning (cosine above ``max_cos``, any file)."""
     picked: list[Hit] = []
     for hit in hits:
-        c = index.chunks[hit.chunk]
+        c = index.chunk(hit.chunk)
         dup = False
         for p in picked:
-            o = index.chunks[p.chunk]
+            o = index.chunk(p.chunk)
             if o.source == c.source:
                 overlap = min(o.end, c.end) - max(o.start, c.start)
                 if overlap > max_overlap * min(o.end - o.start, c.end - c.start):
                     dup = True
                     break
-            elif float(index.chunk_vectors[p.chunk] @ index.chunk_vectors[hit.chunk]) > max_cos:
+            elif float(np.dot(*index.vectors_of_chunks(np.array([p.chunk, hit.chunk])))) > max_cos:
                 dup = True
                 break
         if not dup:
@@ -128,11 +124,11 @@ def diverse(index: LoadedIndex, hits: Sequence[Hit], k: int, max_overlap: float 
     return picked
 
 
-def shown_passages(index: LoadedIndex, hits: Sequence[Hit], k: int) -> list[Passage]:
+def shown_passages(index: IndexView, hits: Sequence[Hit], k: int) -> list[Passage]:
     """The passages a Response shows: the best ``k`` hits with near-duplicates dropped."""
     out = []
     for hit in diverse(index, hits, k):
-        c = index.chunks[hit.chunk]
+        c = index.chunk(hit.chunk)
         out.append(Passage(source=c.source, start=c.start, end=c.end, line_start=c.line_start,
                            line_end=c.line_end, score=round(hit.score, 4), text=c.text))
     return out

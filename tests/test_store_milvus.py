@@ -259,7 +259,7 @@ def test_qa_index_and_ask_through_a_milvus_server(lite_server: str, seed_corpus:
     uri = f"milvus://{lite_server}/news"
     built = run_qa("index", "--corpus", str(seed_corpus), "--store", uri, cwd=tmp_path)
     assert built.returncode == 0, built.stderr
-    assert f"3 files indexed, 0 skipped" in built.stdout and uri in built.stdout
+    assert "3 files indexed, 0 skipped" in built.stdout and uri in built.stdout
     again = run_qa("index", "--corpus", str(seed_corpus), "--store", uri, cwd=tmp_path)
     assert "index is up to date" in again.stdout
     asked = run_qa("ask", "--json", "--corpus", str(seed_corpus), "--store", uri,

@@ -35,7 +35,7 @@ CONTRACT_KEYS = {
 SCALE_KEYS = {"build_s", "search_ms_p50", "recall_at_10_vs_exact", "index_mb"}
 TINY = bench.Plan(
     quick=True, throughput_articles=1, throughput_copies=1, throughput_repeats=2, ask_repeats=1,
-    startup_repeats=1, index_rss_repeats=1, noop_repeats=2, scale_sizes=(2_000,),
+    startup_repeats=1, index_rss_repeats=1, noop_repeats=2, scale_sizes=(2_000,), store_sizes=(300,), store_repeats=1,
 )
 
 
@@ -157,9 +157,14 @@ def test_measure_writes_every_contract_key(tmp_path: Path, seed_corpus: Path):
     assert res["index_type"] == "ivf" and 0.0 <= res["recall_at_10_vs_exact"] <= 1.0
     assert res["index_mb"] > 0
     assert out["targets"]["cold_ask_s"]["met"] is None  # fresh processes skipped
+    store = out["store"]["300"]  # both stores, side by side, on the same rows
+    assert store["chunks"] == 300 and store["rows"] > 600 and store["questions"] == 2  # + the seeds' sentences
+    for kind in ("folder", "milvus"):
+        assert store[kind]["build_rows_per_s"] > 0 and store[kind]["ask_ms_p50"] > 0, kind
     # the JSON is strict (NaN -> null) and the table renders
     json.loads(json.dumps(bench._finite(out), default=bench._json_default, allow_nan=False))
     assert any(row[0] == "index_throughput_ratio" for row in bench.table_rows(out))
+    assert any(row[0].startswith("store, 300 chunk") for row in bench.table_rows(out))
     assert not (settings.index_dir).exists()  # nothing outside the work folder
 
 

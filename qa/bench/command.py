@@ -23,6 +23,9 @@ from typing import Any
 
 SCALE_SIZES = (100_000, 1_000_000)
 QUICK_SCALE_SIZES = (100_000,)
+STORE_SIZES = (100_000, 1_000_000)
+QUICK_STORE_SIZES = (10_000,)
+STORE_QUESTIONS = 20
 
 
 @dataclass(frozen=True)
@@ -38,10 +41,12 @@ class Plan:
     index_rss_repeats: int
     noop_repeats: int
     scale_sizes: tuple[int, ...]
+    store_sizes: tuple[int, ...] = QUICK_STORE_SIZES
+    store_repeats: int = 1
 
 
-QUICK = Plan(True, 1, 1, 3, 3, 3, 1, 5, QUICK_SCALE_SIZES)
-FULL = Plan(False, None, 2, 5, 5, 5, 2, 9, SCALE_SIZES)
+QUICK = Plan(True, 1, 1, 3, 3, 3, 1, 5, QUICK_SCALE_SIZES, QUICK_STORE_SIZES, 1)
+FULL = Plan(False, None, 2, 5, 5, 5, 2, 9, SCALE_SIZES, STORE_SIZES, 2)
 
 # name -> (comparison, threshold, description); checked by :func:`targets`.
 TARGETS: dict[str, tuple[str, float, str]] = {
@@ -75,6 +80,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--squad", metavar="FILE", type=Path, default=DEFAULT_SQUAD,
                    help="SQuAD JSON whose paragraphs form the throughput corpus (default: ../shared/data/...)")
     p.add_argument("--keep", action="store_true", help="keep the temporary folder with the bench indexes")
+    p.add_argument("--only", choices=["store"], help="run one section only: store (folder vs Milvus Lite)")
+    p.add_argument("--store-sizes", metavar="N,N", help="chunk counts of the store section (default 100000,1000000; "
+                   "--quick 10000)")
     p.set_defaults(handler=run)
 
 
@@ -83,10 +91,25 @@ def run(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(args)
     plan = QUICK if args.quick else FULL
+    if args.store_sizes:
+        try:
+            sizes = tuple(int(x) for x in args.store_sizes.split(",") if x.strip())
+        except ValueError:
+            sizes = ()
+        if not sizes or min(sizes) < 1:
+            from qa.errors import ConfigError
+
+            raise ConfigError(f"--store-sizes wants whole numbers separated by commas, got {args.store_sizes!r}")
+        from dataclasses import replace
+
+        plan = replace(plan, store_sizes=sizes)
     work = Path(tempfile.mkdtemp(prefix="qa-bench-"))
     log = _Log()
     try:
-        results = measure(settings, plan, work, args.questions, args.squad, log)
+        if args.only == "store":
+            results = measure_store_only(settings, plan, work, args.questions, log)
+        else:
+            results = measure(settings, plan, work, args.questions, args.squad, log)
     finally:
         if args.keep:
             log(f"kept {work}")
@@ -200,6 +223,9 @@ def measure(
         res = scale.run_scale(n, centres, settings.index.ann_min_vectors, settings.index.ivf_nprobe)
         out["scale"][str(n)] = res.as_dict()
 
+    # 6. both stores side by side
+    out["store"] = _store(settings, embedder, seeds_index, bench_settings.index_dir, centres, plan, questions, work, log)
+
     out["targets"] = targets(out)
     out["meta"] = {
         "quick": plan.quick,
@@ -218,6 +244,45 @@ def measure(
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     log("done")
+    return out
+
+
+def _store(settings, embedder, seeds_index: Path, pool_index: Path, centres, plan: Plan, questions, work: Path,
+           log) -> dict[str, Any]:
+    from qa.bench.store import store_section
+    from qa.index import folder
+
+    pool_build = folder.current_build(pool_index) if pool_index.exists() else None
+    pool_from = pool_build or folder.current_build(seeds_index)
+    pool = [c.text for c in folder.load_build(pool_from).chunks]
+    return store_section(settings, embedder, seeds_index, pool, centres, plan.store_sizes,
+                         questions[:STORE_QUESTIONS], plan.store_repeats, work, log)
+
+
+def measure_store_only(settings, plan: Plan, work: Path, questions_path: Path | None, log) -> dict[str, Any]:
+    """``qa bench --only store``: the seeds indexed, then the store section alone."""
+    from qa.bench import pipeline
+    from qa.index import folder
+    from qa.index.build import refresh
+    from qa.runtime.embedder import make_embedder
+
+    started = time.perf_counter()
+    seeds_index = work / "seeds-index"
+    seeds_settings = pipeline.settings_for(settings, settings.corpus, seeds_index)
+    questions, _ = pipeline.load_questions(questions_path)
+    embedder = make_embedder(settings.embedding)
+    warm = getattr(embedder, "warm_up", None)
+    if warm is not None:
+        warm()
+    log(f"indexing {settings.corpus} into the bench folder")
+    refresh(seeds_settings, lambda: embedder, None, force=True)
+    centres = folder.load_build(folder.current_build(seeds_index)).sentence_vectors
+    out: dict[str, Any] = {"store": _store(settings, embedder, seeds_index, work / "none", centres, plan, questions,
+                                           work, log)}
+    out["targets"] = {}
+    out["meta"] = {"quick": plan.quick, "only": "store", "seconds": time.perf_counter() - started,
+                   "corpus": str(settings.corpus), "cpus": os.cpu_count(), "loadavg_end": _loadavg(),
+                   "versions": _versions(), "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     return out
 
 
@@ -340,6 +405,16 @@ def table_rows(out: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
                      met("scale_1m_recall_at_10_vs_exact") if big else None))
         rows.append(("  index_mb / raw float32 mb", f"{_fmt(res.get('index_mb'), 1)} / {_fmt(res.get('raw_mb'), 1)}",
                      "<= 1.3x" if big else "", met("scale_1m_index_over_raw") if big else None))
+    if out.get("meta", {}).get("only") == "store":
+        rows = []
+    for n, res in out.get("store", {}).items():
+        rows.append((f"store, {int(n):,} chunk + {int(n):,} sentence vectors: folder | milvus-lite", "", "", None))
+        f, m = res.get("folder", {}), res.get("milvus", {})
+        rows.append(("  build rows/s", f"{_fmt(f.get('build_rows_per_s'), 0)} | {_fmt(m.get('build_rows_per_s'), 0)}",
+                     "", None))
+        rows.append(("  open s", f"{_fmt(f.get('open_s'), 2)} | {_fmt(m.get('open_s'), 2)}", "", None))
+        rows.append(("  ask ms p50", f"{_fmt(f.get('ask_ms_p50'), 1)} | {_fmt(m.get('ask_ms_p50'), 1)}", "", None))
+        rows.append(("  ask ms p95", f"{_fmt(f.get('ask_ms_p95'), 1)} | {_fmt(m.get('ask_ms_p95'), 1)}", "", None))
     return rows
 
 
@@ -413,7 +488,7 @@ def _versions() -> dict[str, str]:
 
     out = {}
     for name in ("torch", "sentence-transformers", "transformers", "onnxruntime", "tokenizers", "faiss-cpu", "numpy",
-                 "textual"):
+                 "textual", "pymilvus", "milvus-lite"):
         try:
             out[name] = md.version(name)
         except md.PackageNotFoundError:

@@ -43,7 +43,7 @@ ALIVE = 2**62  # ``died`` of a row that is still live
 MAX_TEXT = 65_535  # bytes in a Milvus VARCHAR
 MANIFEST_PART = 60_000
 BM25_DEPTH = 1024  # lexical matches fetched per query; scores of candidates below it are fetched by id
-BATCH = 1000
+BATCH = 5000
 LEASE_S = 60.0
 CONNECT_TIMEOUT_S = 5.0
 
@@ -322,10 +322,20 @@ class MilvusStore:
 
         manifest = build.new_manifest(settings, embedder, embedder.fingerprint(), kind, files, skipped,
                                       n_chunks, n_sents, FORMAT_VERSION)
-        manifest = manifest.model_copy(update={"build_id": f"{b}:{gen}"})
+        self._publish(settings, head, manifest, b, gen, chunks_col, sents_col, next_c, next_s, dim, kind, n_chunks)
+        tick("writing", 1, 1)
+        embedded = sorted(sha)
+        report_plan = build.Plan(refs=p.refs, skipped=skipped, manifest=manifest, live=None, unchanged=p.unchanged,
+                                 changed=p.changed, removed=p.removed, full_reason=p.full_reason)
+        return build._report(report_plan, embedded, len(texts), t0, full=full)
+
+    def _publish(self, settings, head, manifest: IndexManifest, b: str, gen: int, chunks_col: str, sents_col: str,
+                 next_c: int, next_s: int, dim: int, kind: str, n_chunks: int) -> None:
+        manifest = manifest.model_copy(update={"build_id": f"{b}:{gen}", "index_type": kind})
         text = manifest.model_dump_json()
         parts = [text[i : i + MANIFEST_PART] for i in range(0, len(text), MANIFEST_PART)] or [""]
-        self._put({f"manifest/{b}/{gen}/{i}": part for i, part in enumerate(parts)})
+        for i in range(0, len(parts), 100):
+            self._put({f"manifest/{b}/{gen}/{j}": parts[j] for j in range(i, min(i + 100, len(parts)))})
         new_head = {
             "format": FORMAT_VERSION, "build": b, "generation": gen, "parts": len(parts), "chunks": chunks_col,
             "sentences": sents_col, "next_chunk": next_c, "next_sentence": next_s, "dimension": dim,
@@ -334,11 +344,28 @@ class MilvusStore:
         }
         self._put({"head": json.dumps(new_head)})  # <- the publish: readers switch here
         self._after_publish(head, new_head, chunks_col)
-        tick("writing", 1, 1)
-        embedded = sorted(sha)
-        report_plan = build.Plan(refs=p.refs, skipped=skipped, manifest=manifest, live=None, unchanged=p.unchanged,
-                                 changed=p.changed, removed=p.removed, full_reason=p.full_reason)
-        return build._report(report_plan, embedded, len(texts), t0, full=full)
+
+    def publish_rows(self, settings, manifest: IndexManifest, chunks: list[Chunk], sentences: list[Sentence],
+                     chunk_vectors: np.ndarray, sentence_vectors: np.ndarray) -> None:
+        """Publish ready rows as a new full build (ids as given): for the bench and bulk loads."""
+        self._ensure_meta()
+        head = self.head()
+        b = uuid.uuid4().hex[:12]
+        chunks_col, sents_col = f"{self.name}_{b}_chunks", f"{self.name}_{b}_sentences"
+        dim = int(chunk_vectors.shape[1])
+        kind = "ivf" if len(chunks) >= settings.index.ann_min_vectors else "flat"
+        self._create(chunks_col, sents_col, dim, kind, len(chunks), len(sentences))
+        sha = {src: e.sha256 for src, e in manifest.files.items()}
+        for i in range(0, len(chunks), BATCH):
+            self._call(self.client.insert, chunks_col, [_chunk_row(c, v, sha[c.source], 1) for c, v in
+                                                        zip(chunks[i : i + BATCH], chunk_vectors[i : i + BATCH])])
+        for i in range(0, len(sentences), BATCH):
+            self._call(self.client.insert, sents_col, [_sentence_row(x, v, sha[x.source], 1) for x, v in
+                                                       zip(sentences[i : i + BATCH], sentence_vectors[i : i + BATCH])])
+        for col in (chunks_col, sents_col):
+            self._call(self.client.flush, col)
+        self._publish(settings, head, manifest, b, 1, chunks_col, sents_col, len(chunks), len(sentences), dim, kind,
+                      len(chunks))
 
     def _create(self, chunks_col: str, sents_col: str, dim: int, kind: str, n_chunks: int, n_sents: int) -> None:
         from pymilvus import DataType, Function, FunctionType

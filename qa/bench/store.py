@@ -111,7 +111,7 @@ def store_section(settings, embedder, seeds_index_dir: Path, pool: list[str], ce
         times: dict[str, dict[str, list[float]]] = {k: {"p50": [], "p95": []} for k in services}
         load_s: dict[str, float] = {}
 
-        def one_pass(key: str, s) -> list[float]:
+        def one_pass(key: str, s, load_s: dict[str, float] = load_s) -> list[float]:
             service = QAService(s, embedder=embedder)
             t0 = time.perf_counter()
             service.info()  # opens the store: loads the folder / connects to Milvus

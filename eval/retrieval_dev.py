@@ -6,7 +6,9 @@ Each article becomes one corpus file (paragraphs separated by blank lines); the
 corpus is indexed with the configured model; for every answerable question a
 retrieved chunk is a hit when it comes from the question's article and contains
 a gold answer. Prints recall@1/5/10 and MRR@10 for BM25 alone, dense alone,
-plain RRF and the score fusion that qa uses.
+plain RRF and the score fusion that qa uses. With ``--store milvus-lite:PATH.db`` (or
+``milvus://HOST:PORT/COLLECTION``) the corpus is indexed into that store and read through it,
+and Milvus's own ``hybrid_search`` (dense + BM25 by its RRF ranker) is measured beside them.
 """
 
 from __future__ import annotations
@@ -22,9 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from qa.config import load_settings, with_updates
-from qa.index.build import refresh
-from qa.index.folder import current_build, load_build
 from qa.index.lexical import terms
+from qa.index.store import open_store
 from qa.retrieval.retrieve import retrieve
 from qa.runtime.embedder import make_embedder
 
@@ -49,31 +50,38 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("squad", type=Path)
     ap.add_argument("--model", default="default")
+    ap.add_argument("--store", default="", help="store URI (default: an index folder)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="qa-retrieval-"))
     questions = write_corpus(args.squad, work / "corpus")
     settings = with_updates(
-        load_settings(corpus=work / "corpus", index_dir=work / "index"), embedding={"model": args.model}
+        load_settings(corpus=work / "corpus", index_dir=work / "index"), embedding={"model": args.model},
+        store={"uri": args.store},
     )
     embedder = make_embedder(settings.embedding)
     t = time.perf_counter()
-    refresh(settings, lambda: embedder)
+    store = open_store(settings)
+    store.refresh(settings, lambda: embedder)
     print(f"indexed in {time.perf_counter() - t:.1f}s", file=sys.stderr)
-    index = load_build(current_build(settings.index_dir))
+    index = store.open()
     qvecs = embedder.encode([q["q"] for q in questions], 64)
-    print(f"{len(questions)} answerable questions, {len(index.chunks)} chunks")
+    print(f"{len(questions)} answerable questions, {index.n_chunks} chunks, store {store.uri}")
     print(f"{'fusion':8} {'r@1':>6} {'r@5':>6} {'r@10':>6} {'mrr@10':>7}")
-    for fusion in ("bm25", "dense", "rrf", "score"):
+    fusions = ["bm25", "dense", "rrf", "score"] + (["milvus-hybrid"] if hasattr(index, "hybrid") else [])
+    for fusion in fusions:
         r = {1: 0, 5: 0, 10: 0}
         mrr = 0.0
         for q, vec in zip(questions, qvecs):
-            hits = retrieve(index, vec, terms(q["q"]), 10, fusion=fusion)
+            if fusion == "milvus-hybrid":
+                ids = index.hybrid(vec, terms(q["q"]), 10)
+            else:
+                ids = [h.chunk for h in retrieve(index, vec, terms(q["q"]), 10, fusion=fusion)]
             rank = next(
                 (
                     i
-                    for i, h in enumerate(hits, 1)
-                    if index.chunks[h.chunk].source == q["source"]
-                    and any(a.lower() in index.chunks[h.chunk].text.lower() for a in q["answers"])
+                    for i, cid in enumerate(ids, 1)
+                    if index.chunk(cid).source == q["source"]
+                    and any(a.lower() in index.chunk(cid).text.lower() for a in q["answers"])
                 ),
                 None,
             )

@@ -87,7 +87,7 @@ class MilvusStore:
         return self._client
 
     def _connect(self):
-        os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+        os.environ.setdefault("GRPC_VERBOSITY", "NONE")  # gRPC core logs (keepalive notices) are not for the user
         import logging
 
         try:
@@ -629,6 +629,20 @@ class MilvusView:
             for h in self._search(self.chunks_col, [text], "sparse", len(missing), "BM25", flt):
                 scores[int(h["id"])] = abs(float(h["distance"]))
         return np.array([scores.get(int(c), 0.0) for c in ids], dtype=np.float32)
+
+    def hybrid(self, q: np.ndarray, query_terms: Sequence[str], k: int, candidates: int = 50) -> list[int]:
+        """Chunk ids from Milvus's own ``hybrid_search`` (dense + BM25, fused by its RRF ranker, k=60):
+        the alternative to qa's score fusion, kept for measuring the two (eval/retrieval_dev.py)."""
+        from pymilvus import AnnSearchRequest, RRFRanker
+
+        requests = [AnnSearchRequest(data=[q.tolist()], anns_field="vec", param={"metric_type": "IP"},
+                                     limit=candidates, expr=self.live)]
+        text = encode_terms(tuple(query_terms))
+        if text:
+            requests.append(AnnSearchRequest(data=[text], anns_field="sparse", param={"metric_type": "BM25"},
+                                             limit=candidates, expr=self.live))
+        res = self.store._call(self.store.client.hybrid_search, self.chunks_col, requests, RRFRanker(60), limit=k)
+        return [int(h["id"]) for h in (res[0] if res else [])]
 
     # -- rows ------------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ the real reader, each pass a fresh service, the two stores' passes interleaved.
 from __future__ import annotations
 
 import gc
+import json
 import time
 from pathlib import Path
 
@@ -83,7 +84,8 @@ def build_milvus(settings, manifest, chunks, sentences, c_vecs, s_vecs) -> float
 
 
 def store_section(settings, embedder, seeds_index_dir: Path, pool: list[str], centres: np.ndarray,
-                  sizes: tuple[int, ...], questions, repeats: int, work: Path, log) -> dict:
+                  sizes: tuple[int, ...], questions, repeats: int, work: Path, log, partial=None) -> dict:
+    """``partial(out)`` is called after each size, so a long run keeps what it measured."""
     from qa.config import with_updates
     from qa.index import folder
     from qa.index.build import new_manifest
@@ -139,5 +141,8 @@ def store_section(settings, embedder, seeds_index_dir: Path, pool: list[str], ce
                        "ask_ms_p50": median(times["milvus"]["p50"]), "ask_ms_p95": median(times["milvus"]["p95"])},
         }
         out[str(n)]["milvus_over_folder_ask_p50"] = out[str(n)]["milvus"]["ask_ms_p50"] / out[str(n)]["folder"]["ask_ms_p50"]
+        log(f"  {n:,}: {json.dumps(out[str(n)])}")
+        if partial is not None:
+            partial(out)
         gc.collect()
     return out

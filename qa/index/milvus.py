@@ -35,7 +35,7 @@ import numpy as np
 
 from qa.errors import ConfigError, CorpusError, IndexCorruptError, StoreUnavailableError
 from qa.index.folder import default_nprobe, ivf_lists
-from qa.index.store import StoreURI
+from qa.index.uri import StoreURI
 from qa.models import BuildReport, Chunk, IndexManifest, Sentence, SkippedFile
 
 FORMAT_VERSION = 1

@@ -84,8 +84,8 @@ def build_milvus(settings, manifest, chunks, sentences, c_vecs, s_vecs) -> float
 
 
 def store_section(settings, embedder, seeds_index_dir: Path, pool: list[str], centres: np.ndarray,
-                  sizes: tuple[int, ...], questions, repeats: int, work: Path, log, partial=None) -> dict:
-    """``partial(out)`` is called after each size, so a long run keeps what it measured."""
+                  sizes: tuple[int, ...], questions, repeats: int, work: Path, log) -> dict:
+    """Each size's figures are logged as soon as they are measured, so a long run keeps what it measured."""
     from qa.config import with_updates
     from qa.index import folder
     from qa.index.build import new_manifest
@@ -142,7 +142,5 @@ def store_section(settings, embedder, seeds_index_dir: Path, pool: list[str], ce
         }
         out[str(n)]["milvus_over_folder_ask_p50"] = out[str(n)]["milvus"]["ask_ms_p50"] / out[str(n)]["folder"]["ask_ms_p50"]
         log(f"  {n:,}: {json.dumps(out[str(n)])}")
-        if partial is not None:
-            partial(out)
         gc.collect()
     return out

@@ -224,7 +224,7 @@ def measure(
         out["scale"][str(n)] = res.as_dict()
 
     # 6. both stores side by side
-    out["store"] = _store(settings, embedder, seeds_index, bench_settings.index_dir, centres, plan, questions, work, log)
+    out["store"] = _store(settings, seeds_index, bench_settings.index_dir, centres, plan, questions, work, log)
 
     out["targets"] = targets(out)
     out["meta"] = {
@@ -247,7 +247,7 @@ def measure(
     return out
 
 
-def _store(settings, embedder, seeds_index: Path, pool_index: Path, centres, plan: Plan, questions, work: Path,
+def _store(settings, seeds_index: Path, pool_index: Path, centres, plan: Plan, questions, work: Path,
            log) -> dict[str, Any]:
     from qa.bench.store import store_section
     from qa.index import folder
@@ -255,7 +255,7 @@ def _store(settings, embedder, seeds_index: Path, pool_index: Path, centres, pla
     pool_build = folder.current_build(pool_index) if pool_index.exists() else None
     pool_from = pool_build or folder.current_build(seeds_index)
     pool = [c.text for c in folder.load_build(pool_from).chunks]
-    return store_section(settings, embedder, seeds_index, pool, centres, plan.store_sizes,
+    return store_section(settings, seeds_index, pool, centres, plan.store_sizes,
                          questions[:STORE_QUESTIONS], plan.store_repeats, work, log)
 
 
@@ -277,7 +277,7 @@ def measure_store_only(settings, plan: Plan, work: Path, questions_path: Path | 
     log(f"indexing {settings.corpus} into the bench folder")
     refresh(seeds_settings, lambda: embedder, None, force=True)
     centres = folder.load_build(folder.current_build(seeds_index)).sentence_vectors
-    out: dict[str, Any] = {"store": _store(settings, embedder, seeds_index, work / "none", centres, plan, questions,
+    out: dict[str, Any] = {"store": _store(settings, seeds_index, work / "none", centres, plan, questions,
                                            work, log)}
     out["targets"] = {}
     out["meta"] = {"quick": plan.quick, "only": "store", "seconds": time.perf_counter() - started,

@@ -7,14 +7,16 @@ from the mixture of :mod:`qa.bench.scale` around real embeddings; each chunk is 
 figure (it is the same model for both stores and measured by the throughput section): *build* is
 from rows in memory to a published, searchable index (FAISS + bm25s + files for the folder;
 insert + flush + index + publish for Milvus). *Ask* is ``QAService.ask`` over the question set with
-the real reader, each pass a fresh service, the two stores' passes interleaved.
+the real reader, each pass in a fresh process (one warm pass, then the timed one), the two
+stores' passes interleaved; each build runs in its own process too, so the stores never share memory.
 """
 
 from __future__ import annotations
 
-import gc
 import json
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -83,64 +85,91 @@ def build_milvus(settings, manifest, chunks, sentences, c_vecs, s_vecs) -> float
     return seconds
 
 
-def store_section(settings, embedder, seeds_index_dir: Path, pool: list[str], centres: np.ndarray,
-                  sizes: tuple[int, ...], questions, repeats: int, work: Path, log) -> dict:
-    """Each size's figures are logged as soon as they are measured, so a long run keeps what it measured."""
-    from qa.config import with_updates
+def _rows_and_manifest(settings, seeds_index_dir: Path, pool: list[str], centres: np.ndarray, n: int):
     from qa.index import folder
     from qa.index.build import new_manifest
-    from qa.service import QAService
+    from qa.runtime.embedder import make_embedder
 
     seed_index = folder.load_build(folder.current_build(seeds_index_dir))
+    chunks, sentences, c_vecs, s_vecs, files = synthetic_rows(seed_index, pool, centres, n)
+    embedder = make_embedder(settings.embedding)
+    manifest = new_manifest(settings, embedder, embedder.fingerprint(), "flat", files, [], len(chunks),
+                            len(sentences), folder.FORMAT_VERSION)
+    return manifest, chunks, sentences, c_vecs, s_vecs
+
+
+def _build_child(kind: str, settings, seeds_index_dir: Path, pool: list[str], centres: np.ndarray,
+                 n: int) -> tuple[float, int]:
+    """In a child process: the rows, then one store built from them -> (seconds, rows)."""
+    manifest, chunks, sentences, c_vecs, s_vecs = _rows_and_manifest(settings, seeds_index_dir, pool, centres, n)
+    build = build_folder if kind == "folder" else build_milvus
+    return build(settings, manifest, chunks, sentences, c_vecs, s_vecs), len(chunks) + len(sentences)
+
+
+def _ask_child(settings, questions) -> tuple[float, list[float]]:
+    """In a child process: open the store (timed: a reader's first open), one warm pass (lazy
+    imports, the reader, Milvus's loaded segments), then the timed pass on a second service that
+    shares the loaded models but not the first one's answer cache -> (open seconds, ms per question)."""
+    from qa.service import QAService
+
+    warm = QAService(settings)
+    t0 = time.perf_counter()
+    warm.info()  # opens the store: loads the folder / opens Milvus
+    open_s = time.perf_counter() - t0
+    for question, history in questions:
+        warm.ask(question, history)
+    warm.store.close()  # one store in memory at a time
+    service = QAService(settings, embedder=warm.embedder, reader=warm.neural_reader)
+    service.info()
+    out_times = []
+    for question, history in questions:
+        t = time.perf_counter()
+        service.ask(question, history)
+        out_times.append((time.perf_counter() - t) * 1000.0)
+    service.store.close()
+    return open_s, out_times
+
+
+def _in_child(fn, *args):
+    """``fn(*args)`` in a fresh process: a store's memory (the folder loaded whole, Milvus Lite's
+    engine) is returned when it ends, so the two stores never share one process's memory (at 1M
+    chunks both together exceed a 24 GB machine) and each ask pass starts as a new reader does."""
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+        return pool.submit(fn, *args).result()
+
+
+def store_section(settings, seeds_index_dir: Path, pool: list[str], centres: np.ndarray,
+                  sizes: tuple[int, ...], questions, repeats: int, work: Path, log) -> dict:
+    """Each size's figures are logged as soon as they are measured, so a long run keeps what it measured.
+    Every build and every ask pass runs in its own process (``_in_child``), with its own embedder."""
+    from qa.config import with_updates
+
     out: dict = {}
+    questions = [(q, tuple(h)) for q, h in questions]
     for n in sizes:
-        log(f"store: {n:,} chunk vectors (+ as many sentence vectors), folder vs milvus-lite")
-        chunks, sentences, c_vecs, s_vecs, files = synthetic_rows(seed_index, pool, centres, n)
-        manifest = new_manifest(settings, embedder, embedder.fingerprint(), "flat", files, [], len(chunks),
-                                len(sentences), folder.FORMAT_VERSION)
+        log(f"store: {n:,} chunk vectors (+ as many sentence vectors), folder vs milvus-lite, each in its own process")
         f_settings = with_updates(settings, index_dir=work / f"store-folder-{n}", store={"uri": ""})
         m_settings = with_updates(settings, index_dir=work / f"store-folder-{n}",
                                   store={"uri": f"milvus-lite:{work / f'store-milvus-{n}'}/qa.db"})
-        rows = len(chunks) + len(sentences)
-        fb = build_folder(f_settings, manifest, chunks, sentences, c_vecs, s_vecs)
-        log(f"  folder built in {fb:.1f} s")
-        mb = build_milvus(m_settings, manifest, chunks, sentences, c_vecs, s_vecs)
-        log(f"  milvus-lite built in {mb:.1f} s")
-        del chunks, sentences, c_vecs, s_vecs
-        gc.collect()
-
         services = {"folder": f_settings, "milvus": m_settings}
-        times: dict[str, dict[str, list[float]]] = {k: {"p50": [], "p95": []} for k in services}
-        load_s: dict[str, float] = {}
-
-        def one_pass(key: str, s, load_s: dict[str, float] = load_s) -> list[float]:
-            service = QAService(s, embedder=embedder)
-            t0 = time.perf_counter()
-            service.info()  # opens the store: loads the folder / connects to Milvus
-            load_s.setdefault(key, time.perf_counter() - t0)
-            out_times = []
-            for question, history in questions:
-                t = time.perf_counter()
-                service.ask(question, history)
-                out_times.append((time.perf_counter() - t) * 1000.0)
-            service.store.close()
-            return out_times
-
+        built: dict[str, tuple[float, int]] = {}
         for key, s in services.items():
-            one_pass(key, s)  # warm: lazy imports, the reader, Milvus's loaded segments
+            built[key] = _in_child(_build_child, key, s, seeds_index_dir, pool, centres, n)
+            log(f"  {key} built in {built[key][0]:.1f} s")
+        times: dict[str, dict[str, list[float]]] = {k: {"p50": [], "p95": [], "open": []} for k in services}
         for _ in range(repeats):
             for key, s in services.items():
-                t = one_pass(key, s)
+                open_s, t = _in_child(_ask_child, s, questions)
                 times[key]["p50"].append(percentile(t, 50))
                 times[key]["p95"].append(percentile(t, 95))
-        out[str(n)] = {
-            "chunks": n, "rows": rows, "questions": len(questions), "repeats": repeats,
-            "folder": {"build_s": fb, "build_rows_per_s": rows / fb, "open_s": load_s["folder"],
-                       "ask_ms_p50": median(times["folder"]["p50"]), "ask_ms_p95": median(times["folder"]["p95"])},
-            "milvus": {"build_s": mb, "build_rows_per_s": rows / mb, "open_s": load_s["milvus"],
-                       "ask_ms_p50": median(times["milvus"]["p50"]), "ask_ms_p95": median(times["milvus"]["p95"])},
-        }
+                times[key]["open"].append(open_s)
+        rows = built["folder"][1]
+        out[str(n)] = {"chunks": n, "rows": rows, "questions": len(questions), "repeats": repeats}
+        for key in services:
+            b = built[key][0]
+            out[str(n)][key] = {"build_s": b, "build_rows_per_s": rows / b, "open_s": median(times[key]["open"]),
+                                "ask_ms_p50": median(times[key]["p50"]), "ask_ms_p95": median(times[key]["p95"])}
         out[str(n)]["milvus_over_folder_ask_p50"] = out[str(n)]["milvus"]["ask_ms_p50"] / out[str(n)]["folder"]["ask_ms_p50"]
         log(f"  {n:,}: {json.dumps(out[str(n)])}")
-        gc.collect()
     return out

@@ -204,6 +204,16 @@ def load_questions(path: Path | None) -> tuple[list[tuple[str, tuple[str, ...]]]
     return [(q, ()) for q in FALLBACK_QUESTIONS], "built-in seed questions"
 
 
+def timed_asks(service, questions) -> list[float]:
+    """Milliseconds of ``service.ask`` for each (question, history), in order."""
+    times = []
+    for question, history in questions:
+        t0 = time.perf_counter()
+        service.ask(question, history)
+        times.append((time.perf_counter() - t0) * 1000.0)
+    return times
+
+
 def ask_latency(settings: Settings, embedder, questions, repeats: int, baseline: Settings | None = None) -> dict:
     """Warm ``QAService.ask`` over every question, ``repeats`` passes.
 
@@ -218,12 +228,7 @@ def ask_latency(settings: Settings, embedder, questions, repeats: int, baseline:
     def one_pass(s: Settings) -> list[float]:
         service = QAService(s, embedder=embedder)
         service.prepare()
-        times = []
-        for question, history in questions:
-            t0 = time.perf_counter()
-            service.ask(question, history)
-            times.append((time.perf_counter() - t0) * 1000.0)
-        return times
+        return timed_asks(service, questions)
 
     runs = {"": settings} | ({"baseline_": baseline} if baseline is not None else {})
     figures: dict[str, dict[str, list[float]]] = {k: {"p50": [], "p95": [], "mean": []} for k in runs}

@@ -110,6 +110,7 @@ def _ask_child(settings, questions) -> tuple[float, list[float]]:
     """In a child process: open the store (timed: a reader's first open), one warm pass (lazy
     imports, the reader, Milvus's loaded segments), then the timed pass on a second service that
     shares the loaded models but not the first one's answer cache -> (open seconds, ms per question)."""
+    from qa.bench.pipeline import timed_asks
     from qa.service import QAService
 
     warm = QAService(settings)
@@ -121,11 +122,7 @@ def _ask_child(settings, questions) -> tuple[float, list[float]]:
     warm.store.close()  # one store in memory at a time
     service = QAService(settings, embedder=warm.embedder, reader=warm.neural_reader)
     service.info()
-    out_times = []
-    for question, history in questions:
-        t = time.perf_counter()
-        service.ask(question, history)
-        out_times.append((time.perf_counter() - t) * 1000.0)
+    out_times = timed_asks(service, questions)
     service.store.close()
     return open_s, out_times
 

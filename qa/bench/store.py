@@ -117,8 +117,7 @@ def _ask_child(settings, questions) -> tuple[float, list[float]]:
     t0 = time.perf_counter()
     warm.info()  # opens the store: loads the folder / opens Milvus
     open_s = time.perf_counter() - t0
-    for question, history in questions:
-        warm.ask(question, history)
+    timed_asks(warm, questions)  # the warm pass, not reported
     warm.store.close()  # one store in memory at a time
     service = QAService(settings, embedder=warm.embedder, reader=warm.neural_reader)
     service.info()
@@ -143,7 +142,6 @@ def store_section(settings, seeds_index_dir: Path, pool: list[str], centres: np.
     from qa.config import with_updates
 
     out: dict = {}
-    questions = [(q, tuple(h)) for q, h in questions]
     for n in sizes:
         log(f"store: {n:,} chunk vectors (+ as many sentence vectors), folder vs milvus-lite, each in its own process")
         f_settings = with_updates(settings, index_dir=work / f"store-folder-{n}", store={"uri": ""})

@@ -100,6 +100,11 @@ class AnswerSettings(_Section):
         description="Tokens the neural reader reads of each passage, around its sentence closest to the question "
         "(0: whole passages).",
     )
+    reader_window_lexical: float = Field(
+        default=0.3, ge=0.0, le=10.0,
+        description="Weight of the question's content words, beside the embedding cosine, in choosing the sentences "
+        "of a passage the reader reads (0: the cosine alone).",
+    )
     agreement_sources: int = Field(
         default=4, ge=0, le=20,
         description="Passages of other sources also read (each other source's best first, at most 2 per source), "

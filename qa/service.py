@@ -194,7 +194,8 @@ class QAService:
         s = self.settings
         qvec = self.embedder.encode([query], 1)[0]
         plan = ReadingPlan(s.answer.reader_passages, s.answer.agreement_sources,
-                           window_tokens=s.answer.reader_window_tokens)
+                           window_tokens=s.answer.reader_window_tokens,
+                           window_lexical=s.answer.reader_window_lexical)
         hits = retrieve(index, qvec, terms(query), max(s.retrieval.top_k, plan.pool), s.retrieval.candidates)
         trace = Trace()
         response = respond(

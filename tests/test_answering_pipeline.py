@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from qa.answering.agreement import same_answer
@@ -183,3 +184,48 @@ def test_without_a_reading_window_the_whole_chunk_is_read(tmp_path):
     service(tmp_path, reader, {"town.txt": LONG}, reader_window_tokens=0).ask(GUESTS)
     (passages,) = reader.seen
     assert passages[0].text.strip() == LONG.strip()
+
+
+class _SentenceTable:
+    """The part of an index a reading window looks at: sentences and their vectors."""
+
+    def __init__(self, texts: list[str], vectors: list[list[float]]) -> None:
+        from qa.models import Sentence
+
+        self.sentences, pos = [], 0
+        for i, t in enumerate(texts):
+            self.sentences.append(Sentence(source="f.txt", start=pos, end=pos + len(t), line_start=1, line_end=1,
+                                           text=t, id=i, chunk=0, paragraph=0))
+            pos += len(t) + 1
+        self.vectors = np.asarray(vectors, dtype=np.float32)
+
+    def sentence(self, row: int):
+        return self.sentences[row]
+
+    def sentence_range(self, first: int, last: int):
+        return self.sentences[first:last]
+
+    def vectors_of_sentences(self, first: int, last: int):
+        return self.vectors[first:last]
+
+
+def test_the_window_starts_at_the_sentence_holding_the_questions_words_when_the_cosine_points_elsewhere():
+    from qa.answering.pipeline import window
+    from qa.index.lexical import terms
+    from qa.models import Chunk
+
+    texts = ["The officer was shot in the city of Ust-Ilimsk in the Siberian region of Irkutsk.",
+             "The latter was seriously wounded, according to the authorities.",
+             "Video recordings are said to show the incident.",
+             "People ran away screaming."]
+    # The embedding prefers the second sentence (as a sentence model can); the words are in the first.
+    table = _SentenceTable(texts, [[0.6, 0.8], [0.8, 0.6], [0.0, 1.0], [0.0, 1.0]])
+    whole = " ".join(texts)
+    chunk = Chunk(source="f.txt", start=0, end=len(whole), line_start=1, line_end=1, text=whole, id=0,
+                  sentence_start=0, sentence_end=4, n_tokens=64)
+    q = np.array([1.0, 0.0], dtype=np.float32)
+    qterms = terms("In which Siberian region is Ust-Ilimsk?")
+    budget = 20  # about one sentence
+    assert window(table, chunk, q, budget) == (1, 2)  # the cosine alone misses the answer's sentence
+    assert window(table, chunk, q, budget, qterms, lexical=0.3) == (0, 1)
+    assert window(table, chunk, q, budget, qterms, lexical=0.0) == (1, 2)  # weight 0: as before

@@ -32,6 +32,7 @@ from qa.answering.abstain import Calibration, features
 from qa.answering.agreement import fullest_first, same_answer
 from qa.answering.question import Question
 from qa.answering.readers.base import PassageText, ReaderSpan, SpanReader
+from qa.index.lexical import terms
 from qa.index.store import IndexView
 from qa.models import TENTATIVE, Answer, Chunk, Citation, Conflict, Response, Sentence
 from qa.retrieval.retrieve import Hit, shown_passages
@@ -55,6 +56,8 @@ class ReadingPlan:
     """Retrieved chunks in which other sources' best chunks are looked for."""
     window_tokens: int = 0
     """Read about this many tokens of each chunk around its sentence closest to the question (0: whole chunks)."""
+    window_lexical: float = 0.0
+    """Weight of the question's content terms, against the cosine, in choosing the sentences of a window."""
 
 
 @dataclass
@@ -98,7 +101,8 @@ def evidence(index: IndexView, hits: Sequence[Hit], plan: ReadingPlan) -> list[H
     return chosen
 
 
-def window(index: IndexView, c: Chunk, qvec: np.ndarray | None, budget: int) -> tuple[int, int]:
+def window(index: IndexView, c: Chunk, qvec: np.ndarray | None, budget: int,
+           query_terms: Sequence[str] = (), lexical: float = 0.0) -> tuple[int, int]:
     """Sentence rows [first, last) of a chunk to read: its sentence closest to ``qvec``, grown by
     whichever neighbour is closer to the question, while the chunk's tokens (shared out over its
     sentences by length) stay within ``budget``. The whole chunk when there is no budget."""
@@ -106,6 +110,8 @@ def window(index: IndexView, c: Chunk, qvec: np.ndarray | None, budget: int) -> 
     if qvec is None or budget <= 0 or c.n_tokens <= budget or last - first <= 1:
         return first, last
     sims = np.asarray(index.vectors_of_sentences(first, last) @ qvec, dtype=np.float32)
+    if lexical and query_terms:
+        sims = sims + lexical * overlap(index, first, last, query_terms)
     per_char = c.n_tokens / max(1, c.end - c.start)
 
     def cost(row: int) -> float:
@@ -121,6 +127,17 @@ def window(index: IndexView, c: Chunk, qvec: np.ndarray | None, budget: int) -> 
         r = max(options, key=lambda r: sims[r - first])
         used += cost(r)
         lo, hi = min(lo, r), max(hi, r + 1)
+
+
+def overlap(index: IndexView, first: int, last: int, query_terms: Sequence[str]) -> np.ndarray:
+    """Per sentence row in [first, last): the share of the question's content terms it contains, each
+    term weighted by how few of these sentences hold it (a term in every sentence tells none apart)."""
+    wanted = set(query_terms)
+    held = [wanted.intersection(terms(s.text)) for s in index.sentence_range(first, last)]
+    df = {t: sum(t in h for h in held) for t in wanted}
+    weight = {t: 1.0 / df[t] if df[t] else 1.0 for t in wanted}
+    total = sum(weight.values()) or 1.0
+    return np.array([sum(weight[t] for t in h) / total for h in held], dtype=np.float32)
 
 
 def _passage(index: IndexView, c: Chunk, rows: tuple[int, int]) -> PassageText:
@@ -155,7 +172,9 @@ def respond(
     if not read:
         return Response(answered=False, status="declined", message=NO_ANSWER, **base)
     chunks = [index.chunk(h.chunk) for h in read]
-    passages = [_passage(index, c, window(index, c, query_vector, plan.window_tokens)) for c in chunks]
+    qterms = terms(question.query) if plan.window_lexical else []
+    passages = [_passage(index, c, window(index, c, query_vector, plan.window_tokens, qterms, plan.window_lexical))
+                for c in chunks]
     output = reader.read(question.reader_text, passages)
     top = read[0].score or 1.0
 

@@ -103,19 +103,23 @@ def evidence(index: IndexView, hits: Sequence[Hit], plan: ReadingPlan) -> list[H
 
 def window(index: IndexView, c: Chunk, qvec: np.ndarray | None, budget: int,
            query_terms: Sequence[str] = (), lexical: float = 0.0) -> tuple[int, int]:
-    """Sentence rows [first, last) of a chunk to read: its sentence closest to ``qvec``, grown by
+    """Sentence rows [first, last) of a chunk to read: its sentence closest to the question, grown by
     whichever neighbour is closer to the question, while the chunk's tokens (shared out over its
-    sentences by length) stay within ``budget``. The whole chunk when there is no budget."""
+    sentences by length) stay within ``budget``. The whole chunk when there is no budget.
+
+    "Closer" is the cosine with ``qvec`` plus ``lexical`` times the sentence's share of ``query_terms``
+    (:func:`overlap`): a sentence model can rank a neighbour above the sentence that holds the answer."""
     first, last = c.sentence_start, c.sentence_end
     if qvec is None or budget <= 0 or c.n_tokens <= budget or last - first <= 1:
         return first, last
+    sents = index.sentence_range(first, last)
     sims = np.asarray(index.vectors_of_sentences(first, last) @ qvec, dtype=np.float32)
     if lexical and query_terms:
-        sims = sims + lexical * overlap(index, first, last, query_terms)
+        sims = sims + lexical * overlap([s.text for s in sents], query_terms)
     per_char = c.n_tokens / max(1, c.end - c.start)
 
     def cost(row: int) -> float:
-        sent = index.sentence(row)
+        sent = sents[row - first]
         return (sent.end - sent.start) * per_char
 
     lo = first + int(np.argmax(sims))
@@ -129,11 +133,11 @@ def window(index: IndexView, c: Chunk, qvec: np.ndarray | None, budget: int,
         lo, hi = min(lo, r), max(hi, r + 1)
 
 
-def overlap(index: IndexView, first: int, last: int, query_terms: Sequence[str]) -> np.ndarray:
-    """Per sentence row in [first, last): the share of the question's content terms it contains, each
-    term weighted by how few of these sentences hold it (a term in every sentence tells none apart)."""
+def overlap(texts: Sequence[str], query_terms: Sequence[str]) -> np.ndarray:
+    """Per text: the share of the question's content terms it contains, each term weighted by 1 / the
+    number of ``texts`` holding it, so a term the texts share counts less than one only this text has."""
     wanted = set(query_terms)
-    held = [wanted.intersection(terms(s.text)) for s in index.sentence_range(first, last)]
+    held = [wanted.intersection(terms(t)) for t in texts]
     df = {t: sum(t in h for h in held) for t in wanted}
     weight = {t: 1.0 / df[t] if df[t] else 1.0 for t in wanted}
     total = sum(weight.values()) or 1.0

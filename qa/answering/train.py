@@ -18,6 +18,11 @@ from it, as a reader meets them after retrieval:
   killed" -> "How many people were not killed"), paired with its paragraph when the paragraph
   holds no negation: the paragraph says what happened, not what did not (SQuAD 2.0's negation kind).
 
+One kind of *positive* is made too, ``paraphrased`` (``--paraphrase-rate``): the question with one
+or two of its content words replaced by a WordNet synonym of their commonest sense ("Which city is
+the largest" -> "Which metropolis is the largest"), with the same paragraph and answer, so that a
+question in other words than the paragraph's is not learnt to be answer-less (qa/answering/synonyms.py).
+
 v2.0 questions marked ``is_impossible`` are answer-less examples as they are. Windows are
 labelled with the answer's first/last token, or with [CLS] (position 0) when the window does
 not hold the answer. The loss is the mean cross-entropy of start and end positions.
@@ -111,6 +116,7 @@ def _content_words(text: str) -> set[str]:
 def make_examples(
     data: list[dict], rng: random.Random, *, removed_rate: float, other_rate: float, swap_rate: float = 0.0,
     swap_shapes: Sequence[str] = SHAPES, negate_rate: float = 0.0, answerable_rate: float = 1.0,
+    paraphrase_rate: float = 0.0, synonyms: Callable[[str], Sequence[str]] | None = None,
 ) -> list[Example]:
     """Positive examples plus the answer-less ones described in the module docstring.
 
@@ -165,7 +171,42 @@ def make_examples(
                     negated = _negate(question)
                     if negated:
                         out.append(Example(negated, context, None, kind="negated"))
+                if paraphrase_rate and synonyms is not None and rng.random() < paraphrase_rate:
+                    paraphrased = _paraphrase(question, text, synonyms, rng)
+                    if paraphrased:
+                        out.append(Example(paraphrased, context, start, text, kind="paraphrased"))
     return out
+
+
+def _paraphrase(question: str, answer: str, synonyms: Callable[[str], Sequence[str]],
+                rng: random.Random) -> str | None:
+    """The question with one or two of its lowercase content words replaced by a synonym, or None.
+
+    Names (capitalised words past the first), numbers and words of the answer stay as they are:
+    the question asks the same thing in other words, so its answer does not change.
+    """
+    lowered_answer = answer.lower()
+    spots = []
+    for m in _TOKEN.finditer(question):
+        word = m.group()
+        if (len(word) < 3 or word[0].isdigit() or (m.start() > 0 and word[0].isupper())
+                or word.lower() in _STOP or word.lower() in lowered_answer):
+            continue
+        options = synonyms(word)
+        if options:
+            spots.append((m, options))
+    if not spots:
+        return None
+    chosen = sorted(rng.sample(spots, min(len(spots), rng.choice((1, 2)))), key=lambda s: s[0].start())
+    parts, last = [], 0
+    for m, options in chosen:
+        new = rng.choice(list(options))
+        if m.start() == 0 and m.group()[0].isupper():
+            new = new[0].upper() + new[1:]
+        parts += [question[last : m.start()], new]
+        last = m.end()
+    parts.append(question[last:])
+    return "".join(parts)
 
 
 _AUX = re.compile(r"\b(?:is|are|was|were|did|does|do|can|could|would|will|has|have|had|should|might|must)\b",
@@ -335,6 +376,10 @@ class TrainConfig:
     negate_rate: float = 0.0
     answerable_rate: float = 1.0
     """Share of answerable questions kept (unanswerable v2.0 questions are all kept)."""
+    paraphrase_rate: float = 0.0
+    """Share of answerable questions also asked in other words (WordNet synonyms), same answer."""
+    wordnet: str = "/usr/share/wordnet"
+    """WordNet 3.0 dictionary folder, read only when ``paraphrase_rate`` > 0."""
     init: str | None = None
     """A trained reader's weights to start from (continued fine-tuning) instead of a fresh head on the base."""
     null_window_rate: float = 0.3
@@ -461,9 +506,10 @@ def train(cfg: TrainConfig, *, resume: bool = False, log: Callable[[str], None] 
         data = _first_questions(data, cfg.max_questions)
     examples = make_examples(data, rng, removed_rate=cfg.removed_rate, other_rate=cfg.other_rate,
                              swap_rate=cfg.swap_rate, swap_shapes=cfg.swap_shapes, negate_rate=cfg.negate_rate,
-                             answerable_rate=cfg.answerable_rate)
+                             answerable_rate=cfg.answerable_rate, paraphrase_rate=cfg.paraphrase_rate,
+                             synonyms=_wordnet(cfg) if cfg.paraphrase_rate else None)
     kinds = {k: sum(1 for e in examples if e.kind == k)
-             for k in ("positive", "removed", "other", "swapped", "negated", "impossible")}
+             for k in ("positive", "paraphrased", "removed", "other", "swapped", "negated", "impossible")}
     log(f"examples: {len(examples)} {kinds}")
     tokenizer = AutoTokenizer.from_pretrained(cfg.base)
     feats = featurize(tokenizer, examples, max_length=cfg.max_length, stride=cfg.stride,
@@ -626,6 +672,15 @@ def train(cfg: TrainConfig, *, resume: bool = False, log: Callable[[str], None] 
     return metrics
 
 
+def _wordnet(cfg: TrainConfig) -> Callable[[str], Sequence[str]]:
+    from qa.answering.synonyms import WordNet
+
+    try:
+        return WordNet(cfg.wordnet).synonyms
+    except FileNotFoundError as exc:
+        raise SystemExit(f"qa: --paraphrase-rate needs WordNet: {exc}") from None
+
+
 def _first_questions(data: list[dict], limit: int) -> list[dict]:
     out, n = [], 0
     for article in data:
@@ -662,6 +717,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--negate-rate", type=float, help="share of questions also made answer-less by adding 'not'")
     p.add_argument("--answerable-rate", type=float,
                    help="keep this share of the answerable questions (v2.0 unanswerable ones are all kept)")
+    p.add_argument("--paraphrase-rate", type=float,
+                   help="share of answerable questions also asked with WordNet synonyms (same answer)")
+    p.add_argument("--wordnet", metavar="DIR", help="WordNet 3.0 dictionary folder (default /usr/share/wordnet)")
     p.add_argument("--init", metavar="WEIGHTS", help="start from a trained reader (e.g. the shipped one) instead of the base")
     p.add_argument("--null-window-rate", type=float)
     p.add_argument("--dev-every-minutes", type=float)
@@ -680,7 +738,7 @@ def config_from_args(args: argparse.Namespace, default_base: Callable[[], str]) 
         threads=args.threads, removed_rate=args.removed_rate, other_rate=args.other_rate,
         swap_rate=args.swap_rate, null_window_rate=args.null_window_rate, dev_every_minutes=args.dev_every_minutes,
         swap_shapes=_shapes(args.swap_shapes), negate_rate=args.negate_rate, init=args.init,
-        answerable_rate=args.answerable_rate,
+        answerable_rate=args.answerable_rate, paraphrase_rate=args.paraphrase_rate, wordnet=args.wordnet,
     )
 
 

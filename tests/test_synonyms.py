@@ -95,8 +95,8 @@ def test_paraphrase_keeps_names_numbers_and_the_answer():
 
 
 def test_paraphrased_positives_keep_their_answer(tmp_path):
-    from tests.test_train_reader import tiny_squad
     from qa.answering.train import read_squad
+    from tests.test_train_reader import tiny_squad
 
     data = read_squad(tiny_squad(tmp_path / "t.json.gz"))
     syn = {"born": ("delivered",), "year": ("twelvemonth",)}

@@ -154,14 +154,17 @@ def test_chat_shows_an_answer_a_possible_answer_and_no_answer(corpus: Path, inde
     with Terminal([*QA, "chat", "--corpus", str(corpus), "--index", str(index)], cwd=corpus.parent) as term:
         term.expect(r"Ready\.", timeout=120)
         for question, shown in [
-            ("Who is the Kremlin spokesperson?", r"Peskov"),
-            ("How old was the shooter?", r"Possible answer"),
-            ("What is the weather on Mars?", r"No answer in the corpus"),
+            ("Who is the Kremlin spokesperson?", [r"Peskov"]),
+            ("How old was the shooter?", [r"Possible answer"]),
+            # two outlets name him: the answer says so, whichever tier it is in
+            ("Who shot the military commissioner in Ust-Ilimsk?", [r"Zinin", r"Reported by 2 of 3 sources"]),
+            ("What is the weather on Mars?", [r"No answer in the corpus"]),
         ]:
             mark = len(term.text)
             term.send(question, per_key=0.005)
             term.send(ENTER)
-            term.expect(shown, timeout=60, after=mark)
+            for pattern in shown:
+                term.expect(pattern, timeout=60, after=mark)
             term.expect(r"Ready\.", timeout=60, after=mark)
         term.send(CTRL_Q)
         term.wait(30)

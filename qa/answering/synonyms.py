@@ -56,6 +56,7 @@ class WordNet:
         self._cache: dict[str, tuple[str, ...]] = {}
 
     def _synset_words(self, pos: str, offset: int) -> list[str]:
+        """The words of the synset at ``offset`` (a phrase joins its words with "_", as WordNet writes it)."""
         with open(self.root / f"data.{pos}", "rb") as handle:
             handle.seek(offset)
             parts = handle.readline().decode("utf-8", "replace").split()
@@ -63,12 +64,11 @@ class WordNet:
             count = int(parts[3], 16)
         except (IndexError, ValueError):
             return []
-        words = parts[4 : 4 + 2 * count : 2]
-        return [_MARKER.sub("", w).replace("_", " ") for w in words]
+        return [_MARKER.sub("", w) for w in parts[4 : 4 + 2 * count : 2]]
 
     def _sense_of(self, word: str) -> tuple[str, int] | None:
         """The commonest sense of ``word`` when it is ever tagged in WordNet's corpus (rare words are not)."""
-        entry = self._first.get(word.lower().replace(" ", "_"))
+        entry = self._first.get(word.lower())
         return entry[1:] if entry is not None and entry[0] > 0 else None
 
     def _lemma_synonyms(self, lemma: str) -> tuple[str, ...]:
@@ -80,7 +80,7 @@ class WordNet:
             sense = entry[1:]
             found = tuple(
                 w for w in self._synset_words(entry[1], entry[2])
-                if " " not in w and w.lower() != lemma and w.lower()[:4] != lemma[:4] and w.isascii()
+                if "_" not in w and w.lower() != lemma and w.lower()[:4] != lemma[:4] and w.isascii()
                 and self._sense_of(w) == sense
             )
         self._cache[lemma] = found

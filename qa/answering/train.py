@@ -27,8 +27,8 @@ v2.0 questions marked ``is_impossible`` are answer-less examples as they are. Wi
 labelled with the answer's first/last token, or with [CLS] (position 0) when the window does
 not hold the answer. The loss is the mean cross-entropy of start and end positions.
 
-This module imports torch, transformers, safetensors and numpy only (no pydantic, faiss or
-textual), so ``python -m qa.answering.train`` also runs on a bare GPU machine.
+This module imports torch, transformers, safetensors and numpy only (and qa's own stdlib-only
+helpers; no pydantic, faiss or textual), so ``python -m qa.answering.train`` also runs on a bare GPU machine.
 """
 
 from __future__ import annotations
@@ -49,6 +49,8 @@ from pathlib import Path
 import numpy as np
 
 from qa.answering.squad_metrics import best_of, exact_match, token_f1
+from qa.answering.synonyms import DEFAULT_ROOT as WORDNET_ROOT
+from qa.answering.synonyms import WordNet
 
 READER_FILE = "reader.safetensors"
 META_FILE = "reader.json"
@@ -378,7 +380,7 @@ class TrainConfig:
     """Share of answerable questions kept (unanswerable v2.0 questions are all kept)."""
     paraphrase_rate: float = 0.0
     """Share of answerable questions also asked in other words (WordNet synonyms), same answer."""
-    wordnet: str = "/usr/share/wordnet"
+    wordnet: str = str(WORDNET_ROOT)
     """WordNet 3.0 dictionary folder, read only when ``paraphrase_rate`` > 0."""
     init: str | None = None
     """A trained reader's weights to start from (continued fine-tuning) instead of a fresh head on the base."""
@@ -673,8 +675,6 @@ def train(cfg: TrainConfig, *, resume: bool = False, log: Callable[[str], None] 
 
 
 def _wordnet(cfg: TrainConfig) -> Callable[[str], Sequence[str]]:
-    from qa.answering.synonyms import WordNet
-
     try:
         return WordNet(cfg.wordnet).synonyms
     except FileNotFoundError as exc:
@@ -719,7 +719,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="keep this share of the answerable questions (v2.0 unanswerable ones are all kept)")
     p.add_argument("--paraphrase-rate", type=float,
                    help="share of answerable questions also asked with WordNet synonyms (same answer)")
-    p.add_argument("--wordnet", metavar="DIR", help="WordNet 3.0 dictionary folder (default /usr/share/wordnet)")
+    p.add_argument("--wordnet", metavar="DIR", help=f"WordNet 3.0 dictionary folder (default {WORDNET_ROOT})")
     p.add_argument("--init", metavar="WEIGHTS", help="start from a trained reader (e.g. the shipped one) instead of the base")
     p.add_argument("--null-window-rate", type=float)
     p.add_argument("--dev-every-minutes", type=float)

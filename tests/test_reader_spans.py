@@ -61,3 +61,37 @@ def test_no_passage_tokens_means_no_spans(tokenizer):
     w = preprocess(tokenizer, "Who?", ["x"], max_length=16, stride=2)
     w.offsets[:] = -1
     assert postprocess(np.zeros((1, w.input_ids.shape[1])), np.zeros((1, w.input_ids.shape[1])), w) == []
+
+
+def test_postprocess_ranks_every_start_end_pair_like_a_plain_loop():
+    """The n-best spans of a window are the best-scoring valid pairs of its top starts x top ends, best
+    first, ties to the later start then the later end: checked against a plain loop on random logits."""
+    from qa.answering.readers.spans import Windows
+
+    rng = np.random.default_rng(7)
+    for trial in range(60):
+        n_windows, width = int(rng.integers(1, 5)), int(rng.integers(8, 90))
+        offsets = np.full((n_windows, width, 2), -1, dtype=np.int64)
+        for w in range(n_windows):
+            a = int(rng.integers(1, width - 1))
+            b = int(rng.integers(a + 1, width + 1))
+            offsets[w, a:b, 0] = np.arange(b - a) * 4
+            offsets[w, a:b, 1] = np.arange(b - a) * 4 + 3
+        zeros = np.zeros((n_windows, width), dtype=np.int64)
+        windows = Windows(input_ids=zeros, attention_mask=zeros + 1, token_type_ids=zeros,
+                          passage=np.arange(n_windows), offsets=offsets)
+        s = np.round(rng.normal(size=(n_windows, width)), 1).astype(np.float32)  # rounded: ties happen
+        e = np.round(rng.normal(size=(n_windows, width)), 1).astype(np.float32)
+        longest, n_best = int(rng.integers(1, 12)), int(rng.integers(1, 6))
+        expected = []
+        for w in range(n_windows):
+            inside = offsets[w, :, 0] >= 0
+            k = min(20, int(inside.sum()))
+            starts = np.argpartition(-np.where(inside, s[w], -np.inf), k - 1)[:k]
+            ends = np.argpartition(-np.where(inside, e[w], -np.inf), k - 1)[:k]
+            pairs = sorted(((float(s[w, i] + e[w, j]), int(i), int(j)) for i in starts for j in ends
+                            if j >= i and j - i + 1 <= longest), reverse=True)[:n_best]
+            expected += [(score, w, int(offsets[w, i, 0]), int(offsets[w, j, 1])) for score, i, j in pairs]
+        expected.sort(key=lambda x: -x[0])
+        got = postprocess(s, e, windows, max_answer_tokens=longest, n_best=n_best)
+        assert [(sp.score, sp.passage, sp.start, sp.end) for sp in got] == expected, trial

@@ -7,11 +7,16 @@ other answers match when one's words contain the other's (``'Zinin'`` / ``'Rusla
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from qa.answering.values import normalize_text, value_key
 from qa.models import Citation
 
 
+@lru_cache(maxsize=8192)
 def same_answer(a: str, b: str) -> bool:
+    """Whether answers ``a`` and ``b`` give the same value (memoised: one answer is compared with every
+    source's spans, the same pairs again and again)."""
     na, nb = _number(a), _number(b)
     if na is not None and nb is not None:
         va, _, ua = na.partition(" ")

@@ -167,6 +167,9 @@ def postprocess(
 
 
 def _window_spans(s, e, windows: Windows, w: int, max_answer_tokens: int, n_best: int, top_tokens: int):
+    """The ``n_best`` spans of window ``w`` among its ``top_tokens`` best starts x best ends (in the
+    passage, end not before start, at most ``max_answer_tokens`` long), best first; ties go to the later
+    start, then the later end. All pairs are scored at once (numpy), not one by one."""
     in_passage = windows.offsets[w, :, 0] >= 0
     if not in_passage.any():
         return []
@@ -176,22 +179,11 @@ def _window_spans(s, e, windows: Windows, w: int, max_answer_tokens: int, n_best
     k = min(top_tokens, int(in_passage.sum()))
     starts = np.argpartition(-masked_s, k - 1)[:k]
     ends = np.argpartition(-masked_e, k - 1)[:k]
-    cands = []
-    for i in starts:
-        for j in ends:
-            if j < i or j - i + 1 > max_answer_tokens:
-                continue
-            cands.append((float(s[i] + e[j]), int(i), int(j)))
-    cands.sort(reverse=True)
-    spans = []
-    for score, i, j in cands[:n_best]:
-        spans.append(
-            WindowSpan(
-                passage=int(windows.passage[w]),
-                start=int(windows.offsets[w, i, 0]),
-                end=int(windows.offsets[w, j, 1]),
-                score=score,
-                null=null,
-            )
-        )
-    return spans
+    i, j = np.meshgrid(starts, ends, indexing="ij")
+    keep = (j >= i) & (j - i + 1 <= max_answer_tokens)
+    i, j = i[keep], j[keep]
+    scores = s[i] + e[j]
+    order = np.lexsort((-j, -i, -scores))[:n_best]
+    offsets, passage = windows.offsets[w], int(windows.passage[w])
+    return [WindowSpan(passage=passage, start=int(offsets[i[o], 0]), end=int(offsets[j[o], 1]),
+                       score=float(scores[o]), null=null) for o in order]

@@ -61,6 +61,8 @@ class QAService:
         self._token: str | None = None
         self._lock = threading.RLock()
         self._answers: OrderedDict[tuple[str, tuple[str, ...]], Response] = OrderedDict()
+        self._referents: dict[tuple[str, tuple[str, ...]], str | None] = {}
+        """(question, history) -> what its pronoun was read as, for the next follow-up; kept with ``_answers``."""
         self._neural = reader  # a SpanReader; None loads the configured neural reader on first use
         self._calibration = None
 
@@ -127,6 +129,7 @@ class QAService:
     def _refresh(self, progress: Progress | None, force: bool, on_wait=None) -> BuildReport:
         report = self.store.refresh(self.settings, lambda: self.embedder, progress, force=force, on_wait=on_wait)
         self._answers.clear()
+        self._referents.clear()
         return report
 
     def _load(self) -> None:
@@ -142,6 +145,7 @@ class QAService:
             )
         self._index, self._token = loaded, loaded.token
         self._answers.clear()
+        self._referents.clear()
 
     def _current(self):
         """The live index, reloaded when another process has published a newer build."""
@@ -189,7 +193,10 @@ class QAService:
         q = Question.standalone(question, text, tuple(notices))
         if history and refers_back(text):
             prev = self._ask(index, history[-1], history[-1], history[:-1], [])
-            q = q.following(history[-1], prev.answer.text if prev.answer is not None else None)  # tentative too: it was shown
+            # tentative answers too: they were shown; the previous question's own referent carries over
+            # when its answer is nothing a pronoun points at ("How old was he?" -> 25).
+            q = q.following(history[-1], prev.answer.text if prev.answer is not None else None,
+                            self._referents.get((history[-1], history[:-1])))
         query = q.query
         s = self.settings
         qvec = self.embedder.encode([query], 1)[0]
@@ -206,12 +213,14 @@ class QAService:
         if explain is not None:
             explain.update(features=trace.features, text=trace.text, score=trace.score,
                            sources=trace.source_answers, candidates=trace.candidates)
-        return self._remember(key, response)
+        return self._remember(key, response, q.referent)
 
-    def _remember(self, key, response: Response) -> Response:
+    def _remember(self, key, response: Response, referent: str | None = None) -> Response:
         self._answers[key] = response
+        self._referents[key] = referent
         while len(self._answers) > 256:
-            self._answers.popitem(last=False)
+            old, _ = self._answers.popitem(last=False)
+            self._referents.pop(old, None)
         return response
 
     def check_question(self, question: str) -> tuple[str, str, list[str]]:

@@ -113,6 +113,14 @@ def test_follow_up_uses_the_conversation(seed_service):
     assert_offsets(r)
 
 
+def test_a_second_follow_up_about_the_same_man_asks_about_him_not_his_age(seed_service):
+    """"Who shot ...?" -> Zinin, "How old was he?" -> 25, then "What did he shout?" is about Zinin."""
+    history = ["Who shot the recruiting officer in Irkutsk?", "How old was he?"]
+    r = seed_service.ask("What did he shout?", history=history)
+    assert r.answer is not None and ("fight" in r.answer.text.lower() or "home" in r.answer.text.lower()), r.answer
+    assert_offsets(r)
+
+
 def test_followup_resolution_substitutes_the_previous_answer():
     assert refers_back("How old was he?")
     assert not refers_back("Who shot the recruiting officer in Irkutsk?")

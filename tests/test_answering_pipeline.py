@@ -158,6 +158,26 @@ def test_a_follow_up_question_reads_with_the_previous_answer():
     assert q.reader_text == "How old was he?"  # frozen: following() returns a new question
 
 
+def test_a_chain_of_follow_ups_keeps_pointing_at_the_person_when_an_answer_is_a_number_or_a_quote():
+    from qa.answering.question import Question, can_be_referred_to
+
+    age = Question.standalone("How old was he?", "How old was he?").following("Who shot the officer?", "Ruslan Zinin")
+    assert age.referent == "Ruslan Zinin"
+    shout = Question.standalone("What did he shout?", "What did he shout?").following(
+        "How old was he?", "25", age.referent)
+    assert shout.reader_text == "What did Ruslan Zinin shout?" and shout.referent == "Ruslan Zinin"
+    assert "25" in shout.query  # the previous answer still guides retrieval
+    why = Question.standalone("Why did he shout it?", "Why did he shout it?").following(
+        "What did he shout?", '"Nobody is going to fight!"', shout.referent)
+    assert why.reader_text == "Why did Ruslan Zinin shout it?"
+    office = Question.standalone("Where is it?", "Where is it?").following("Which office was attacked?", "the enlistment office")
+    assert office.reader_text == "Where is the enlistment office?"  # a new referent replaces the old one
+    for not_a_referent in ("25", "twelve", "261,000 men", "Nobody is going to fight!", "\u201cWe will all go home\u201d"):
+        assert not can_be_referred_to(not_a_referent), not_a_referent
+    nothing = Question.standalone("How old was he?", "How old was he?").following("How many fled?", "261,000")
+    assert nothing.reader_text == "How old was he?" and nothing.referent is None
+
+
 LONG = (
     "The harbour was quiet in the morning. Fishing boats stayed tied up along the pier. "
     "A ferry to the islands left late because of fog. Tourists waited in the cafes by the water. "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from qa.answering.values import normalize_text, value_key
+from qa.answering.values import WORD_NUMBERS, normalize_text, value_key
 from qa.models import Citation
 
 
@@ -33,6 +33,11 @@ def same_answer(a: str, b: str) -> bool:
     return ta <= tb or tb <= ta
 
 
+def is_quantity(text: str) -> bool:
+    """Whether ``text`` states a number (digits or number words, with or without a unit)."""
+    return _number(text) is not None
+
+
 def _has_digit(text: str) -> bool:
     return any(ch.isdigit() for ch in text)
 
@@ -50,8 +55,8 @@ def _number(text: str) -> str | None:
     return key
 
 
-_NUMBER_WORDS = ("hundred", "thousand", "million", "billion", "dozen", "one", "two", "three", "four", "five",
-                 "six", "seven", "eight", "nine", "ten", "twenty", "thirty", "forty", "fifty")
+_NUMBER_WORDS = (*WORD_NUMBERS, "hundred", "thousand", "million", "billion", "dozen")
+"""Words that may make an answer a quantity (checked then by ``value_key``): every number word ``values`` reads."""
 
 
 def fullest_first(citations: list[Citation]) -> list[Citation]:

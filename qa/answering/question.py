@@ -2,7 +2,10 @@
 
 A follow-up ("How old was he?") leans on the conversation: its pronoun is replaced by the
 previous answer for the reader, and the previous question and answer are added to the
-retrieval query so the same passages come back.
+retrieval query so the same passages come back. An answer that cannot be what a pronoun points
+at (a number, an age, a quotation) leaves the referent where it was: after "Who shot the
+officer?" -> Ruslan Zinin and "How old was he?" -> 25, "What did he shout?" still asks about
+Ruslan Zinin.
 """
 
 from __future__ import annotations
@@ -25,15 +28,21 @@ class Question:
     """What retrieval searches for."""
     notices: tuple[str, ...] = ()
     """Warnings about the input (e.g. truncation)."""
+    referent: str | None = None
+    """What the follow-up's pronoun was read as (None: not a follow-up, or nothing to point at);
+    the next follow-up keeps it when its own previous answer cannot be pointed at."""
 
     @classmethod
     def standalone(cls, asked: str, text: str, notices: tuple[str, ...] = ()) -> Question:
         return cls(asked, text, text, text, notices)
 
-    def following(self, previous_question: str, previous_answer: str | None) -> Question:
-        """This question read as a follow-up of ``previous_question`` (answered ``previous_answer``)."""
-        reader_text, query = resolve_followup(self.text, previous_question, previous_answer)
-        return Question(self.asked, self.text, reader_text, query, self.notices)
+    def following(self, previous_question: str, previous_answer: str | None,
+                  previous_referent: str | None = None) -> Question:
+        """This question read as a follow-up of ``previous_question`` (answered ``previous_answer``; itself
+        read with ``previous_referent`` when it was a follow-up too)."""
+        reader_text, query = resolve_followup(self.text, previous_question, previous_answer, previous_referent)
+        referent = referent_of(previous_answer, previous_referent) if reader_text != self.text else previous_referent
+        return Question(self.asked, self.text, reader_text, query, self.notices, referent)
 
 
 _SUBJECT = {"he", "she", "they", "him", "them", "it"}
@@ -50,19 +59,40 @@ def refers_back(question: str) -> bool:
     return len(terms(question)) <= 1
 
 
-def resolve_followup(question: str, previous_question: str, previous_answer: str | None) -> tuple[str, str]:
+_QUOTES = "\"'\u201c\u201d\u2018\u2019\u00ab\u00bb\u201e"
+
+
+def can_be_referred_to(answer: str) -> bool:
+    """Whether a pronoun can point at ``answer``: a short answer that is no quantity (digits or a
+    number word: an age, a count, a date) and no quotation (speech is not a 'he' or an 'it')."""
+    from qa.answering.agreement import is_quantity
+
+    text = answer.strip()
+    return (bool(text) and len(text.split()) <= 6 and not any(ch.isdigit() for ch in text)
+            and not is_quantity(text) and text[0] not in _QUOTES and text[-1] not in "!?")
+
+
+def referent_of(previous_answer: str | None, previous_referent: str | None = None) -> str | None:
+    """What a follow-up's pronoun points at: the previous answer when a pronoun can point at it, else
+    what the previous question's pronoun pointed at (None: nothing)."""
+    return previous_answer if previous_answer and can_be_referred_to(previous_answer) else previous_referent
+
+
+def resolve_followup(question: str, previous_question: str, previous_answer: str | None,
+                     previous_referent: str | None = None) -> tuple[str, str]:
     """(question for the reader, query for retrieval) for a follow-up.
 
-    A short previous answer (an entity or value) replaces the first pronoun ("How old
-    was he?" -> "How old was Ruslan Zinin?"); the previous question's words are added to
-    the retrieval query so the same passages come back.
+    The referent (:func:`referent_of`) replaces the first pronoun ("How old was he?" -> "How old
+    was Ruslan Zinin?"); the previous question's words and answer are added to the retrieval query
+    so the same passages come back.
     """
+    referent = referent_of(previous_answer, previous_referent)
     reader_q = question
-    if previous_answer and len(previous_answer.split()) <= 6:
+    if referent:
         for m in _WORD_RE.finditer(question):
             w = m.group().lower()
             if w in _SUBJECT or w in _POSSESSIVE:
-                repl = previous_answer + ("'s" if w in _POSSESSIVE else "")
+                repl = referent + ("'s" if w in _POSSESSIVE else "")
                 reader_q = question[: m.start()] + repl + question[m.end() :]
                 break
     extra = [previous_question]

@@ -106,7 +106,7 @@ class AnswerSettings(_Section):
         "of a passage the reader reads (0: the cosine alone).",
     )
     agreement_sources: int = Field(
-        default=4, ge=0, le=20,
+        default=2, ge=0, le=20,
         description="Passages of other sources also read (each other source's best first, at most 2 per source), "
         "for agreement and conflicts.",
     )

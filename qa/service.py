@@ -60,9 +60,8 @@ class QAService:
         self._store = None
         self._token: str | None = None
         self._lock = threading.RLock()
-        self._answers: OrderedDict[tuple[str, tuple[str, ...]], Response] = OrderedDict()
-        self._referents: dict[tuple[str, tuple[str, ...]], str | None] = {}
-        """(question, history) -> what its pronoun was read as, for the next follow-up; kept with ``_answers``."""
+        self._answers: OrderedDict[tuple[str, tuple[str, ...]], tuple[Response, str | None]] = OrderedDict()
+        """(question, history) -> (its response, what its pronoun was read as: the next follow-up's fallback)."""
         self._neural = reader  # a SpanReader; None loads the configured neural reader on first use
         self._calibration = None
 
@@ -129,7 +128,6 @@ class QAService:
     def _refresh(self, progress: Progress | None, force: bool, on_wait=None) -> BuildReport:
         report = self.store.refresh(self.settings, lambda: self.embedder, progress, force=force, on_wait=on_wait)
         self._answers.clear()
-        self._referents.clear()
         return report
 
     def _load(self) -> None:
@@ -145,7 +143,6 @@ class QAService:
             )
         self._index, self._token = loaded, loaded.token
         self._answers.clear()
-        self._referents.clear()
 
     def _current(self):
         """The live index, reloaded when another process has published a newer build."""
@@ -189,14 +186,14 @@ class QAService:
         key = (text, history)
         cached = self._answers.get(key)
         if cached is not None and not notices and explain is None:
-            return cached.model_copy(update={"question": question})
+            return cached[0].model_copy(update={"question": question})
         q = Question.standalone(question, text, tuple(notices))
         if history and refers_back(text):
             prev = self._ask(index, history[-1], history[-1], history[:-1], [])
             # tentative answers too: they were shown; the previous question's own referent carries over
-            # when its answer is nothing a pronoun points at ("How old was he?" -> 25).
-            q = q.following(history[-1], prev.answer.text if prev.answer is not None else None,
-                            self._referents.get((history[-1], history[:-1])))
+            # when its answer is nothing a pronoun points at ("How old was he?" -> 25). Just asked: cached.
+            _, prev_referent = self._answers[(history[-1], history[:-1])]
+            q = q.following(history[-1], prev.answer.text if prev.answer is not None else None, prev_referent)
         query = q.query
         s = self.settings
         qvec = self.embedder.encode([query], 1)[0]
@@ -216,11 +213,9 @@ class QAService:
         return self._remember(key, response, q.referent)
 
     def _remember(self, key, response: Response, referent: str | None = None) -> Response:
-        self._answers[key] = response
-        self._referents[key] = referent
+        self._answers[key] = (response, referent)
         while len(self._answers) > 256:
-            old, _ = self._answers.popitem(last=False)
-            self._referents.pop(old, None)
+            self._answers.popitem(last=False)
         return response
 
     def check_question(self, question: str) -> tuple[str, str, list[str]]:

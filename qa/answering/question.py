@@ -40,9 +40,12 @@ class Question:
                   previous_referent: str | None = None) -> Question:
         """This question read as a follow-up of ``previous_question`` (answered ``previous_answer``; itself
         read with ``previous_referent`` when it was a follow-up too)."""
-        reader_text, query = resolve_followup(self.text, previous_question, previous_answer, previous_referent)
-        referent = referent_of(previous_answer, previous_referent) if reader_text != self.text else previous_referent
-        return Question(self.asked, self.text, reader_text, query, self.notices, referent)
+        referent = referent_of(previous_answer, previous_referent)
+        reader_text = _with_referent(self.text, referent)
+        query = " ".join([reader_text, previous_question, *([previous_answer] if previous_answer else [])])
+        # no pronoun to replace: nothing new was pointed at, the earlier referent still stands
+        return Question(self.asked, self.text, reader_text, query, self.notices,
+                        referent if reader_text != self.text else previous_referent)
 
 
 _SUBJECT = {"he", "she", "they", "him", "them", "it"}
@@ -86,16 +89,16 @@ def resolve_followup(question: str, previous_question: str, previous_answer: str
     was Ruslan Zinin?"); the previous question's words and answer are added to the retrieval query
     so the same passages come back.
     """
-    referent = referent_of(previous_answer, previous_referent)
-    reader_q = question
+    q = Question.standalone(question, question).following(previous_question, previous_answer, previous_referent)
+    return q.reader_text, q.query
+
+
+def _with_referent(question: str, referent: str | None) -> str:
+    """``question`` with its first pronoun replaced by ``referent`` (a possessive gets "'s")."""
     if referent:
         for m in _WORD_RE.finditer(question):
             w = m.group().lower()
             if w in _SUBJECT or w in _POSSESSIVE:
-                repl = referent + ("'s" if w in _POSSESSIVE else "")
-                reader_q = question[: m.start()] + repl + question[m.end() :]
-                break
-    extra = [previous_question]
-    if previous_answer:
-        extra.append(previous_answer)
-    return reader_q, " ".join([reader_q, *extra])
+                return question[: m.start()] + referent + ("'s" if w in _POSSESSIVE else "") + question[m.end() :]
+    return question
+

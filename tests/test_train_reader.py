@@ -176,3 +176,64 @@ def test_training_can_start_from_a_trained_reader(tmp_path, tiny_base):
     assert any("starting from the reader" in line for line in logs)
     # it starts where the first run ended, not from a fresh head
     assert second["first_loss"] < first["first_loss"] * 0.8
+
+
+def test_distractor_groups_pair_each_answerable_question_with_paragraphs_lacking_its_answer(tmp_path):
+    data = read_squad(tiny_squad(tmp_path / "t.json.gz"))
+    ex = make_examples(data, random.Random(1), removed_rate=0.0, other_rate=0.0, distractors=2)
+    groups: dict[int, list] = {}
+    for e in ex:
+        groups.setdefault(e.group, []).append(e)
+    assert -1 not in groups and len(groups) == 72  # every question is a group
+    for members in groups.values():
+        (pos,), others = [m for m in members if m.answer_start is not None], [m for m in members if m.kind == "distractor"]
+        assert len(others) == 2
+        for d in others:
+            assert d.question == pos.question and d.context != pos.context
+            assert pos.answer_text.lower() not in d.context.lower()
+    # off by default: the examples of earlier recipes are unchanged
+    assert all(e.group == -1 for e in make_examples(data, random.Random(1), removed_rate=0.0, other_rate=0.0))
+
+
+def test_group_batches_never_split_a_group():
+    from qa.answering.train import group_batches
+
+    groups = [g for g in range(30) for _ in range(3)] + [-1] * 20
+    lengths = [10 + (i % 7) for i in range(len(groups))]
+    out = group_batches(groups, lengths, 8, random.Random(0))
+    assert sorted(i for b in out for i in b) == list(range(len(groups)))
+    for g in range(30):
+        holding = [b for b in out if any(groups[i] == g for i in b)]
+        assert len(holding) == 1
+    assert all(len(b) <= 8 for b in out)
+
+
+def test_shared_loss_normalises_over_every_window_of_the_group():
+    import torch
+
+    from qa.answering.train import shared_loss
+
+    torch.manual_seed(0)
+    s, e = torch.randn(3, 6), torch.randn(3, 6)
+    in_passage = torch.ones(3, 6, dtype=torch.bool)
+    in_passage[:, :2] = False  # [CLS] and the question
+    s_lab, e_lab = torch.tensor([3, 0, 0]), torch.tensor([4, 0, 0])
+    got = shared_loss(s, e, s_lab, e_lab, in_passage, [7, 7, 7])
+    ref = [torch.logsumexp(x[:, 2:].reshape(-1), 0) - x[0, lab] for x, lab in ((s, 3), (e, 4))]
+    assert torch.isclose(got, (ref[0] + ref[1]) / 2)
+    # a distractor span that outscores the gold one raises the loss; one window alone is the plain loss
+    s2 = s.clone()
+    s2[1, 3] += 5
+    assert shared_loss(s2, e, s_lab, e_lab, in_passage, [7, 7, 7]) > got
+    assert shared_loss(s, e, s_lab, e_lab, in_passage, [7, -1, -1]) < got
+    assert shared_loss(s, e, torch.zeros(3, dtype=torch.long), e_lab, in_passage, [7, 7, 7]) is None
+
+
+def test_training_with_distractors_lowers_the_loss(tmp_path, tiny_base):
+    cfg = TrainConfig(train=str(tiny_squad(tmp_path / "t.json.gz")), out=str(tmp_path / "out"), base=str(tiny_base),
+                      max_length=64, stride=16, batch_size=8, lr=3e-3, epochs=6, seed=3, threads=1, distractors=2,
+                      other_rate=0.0, removed_rate=0.0)
+    metrics = train(cfg, log=lambda m: None)
+    assert metrics["last_loss"] < metrics["first_loss"] * 0.8
+    meta = json.loads((tmp_path / "out" / "reader.json").read_text())
+    assert meta["examples"]["distractor"] == 144 and meta["config"]["distractors"] == 2

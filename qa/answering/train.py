@@ -27,6 +27,16 @@ v2.0 questions marked ``is_impossible`` are answer-less examples as they are. Wi
 labelled with the answer's first/last token, or with [CLS] (position 0) when the window does
 not hold the answer. The loss is the mean cross-entropy of start and end positions.
 
+**Shared normalisation** (``--distractors K``, after Clark & Gardner 2018, "Simple and Effective
+Multi-Paragraph Reading Comprehension"): qa reads several passages per question and takes the best
+span over all of them, but a reader trained on one window at a time learns span scores that are
+only comparable *within* a window. With K > 0 every answerable question is read together with the
+K paragraphs of its article that share most words with it and lack the answer text (a group); on
+top of each window's own loss, the start and end positions are normalised over the passage tokens
+of *all* the group's windows, so the gold span must outscore every span of the distractors. [CLS]
+stays out of the shared softmax: each window's no-answer score keeps its per-window meaning
+(the distractor windows are still labelled [CLS] in their own loss).
+
 This module imports torch, transformers, safetensors and numpy only (and qa's own stdlib-only
 helpers; no pydantic, faiss or textual), so ``python -m qa.answering.train`` also runs on a bare GPU machine.
 """
@@ -69,6 +79,8 @@ class Example:
     """Character offset of the answer in ``context``; None for an answer-less example."""
     answer_text: str = ""
     kind: str = "positive"
+    group: int = -1
+    """Examples read together in the shared-normalisation loss (an answerable question and its distractors); -1: none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,15 +130,30 @@ def _content_words(text: str) -> set[str]:
 def make_examples(
     data: list[dict], rng: random.Random, *, removed_rate: float, other_rate: float, swap_rate: float = 0.0,
     swap_shapes: Sequence[str] = SHAPES, negate_rate: float = 0.0, answerable_rate: float = 1.0,
-    paraphrase_rate: float = 0.0, synonyms: Callable[[str], Sequence[str]] | None = None,
+    paraphrase_rate: float = 0.0, synonyms: Callable[[str], Sequence[str]] | None = None, distractors: int = 0,
 ) -> list[Example]:
     """Positive examples plus the answer-less ones described in the module docstring.
+
+    ``distractors`` > 0: each positive (and paraphrased) example gets a group id, shared with that many
+    ``distractor`` examples (the same question on the article's paragraphs closest to it without the answer).
 
     ``answerable_rate`` keeps that share of the answerable questions (and what is made from them);
     v2.0 ``is_impossible`` questions are all kept, so real unanswerable questions can make up more
     of a short run than their share of the file.
     """
     out: list[Example] = []
+    groups = 0
+
+    def positive(question: str, context: str, start: int, text: str, kind: str, pi: int, paragraphs, words) -> None:
+        nonlocal groups
+        if not distractors:
+            out.append(Example(question, context, start, text, kind=kind))
+            return
+        out.append(Example(question, context, start, text, kind=kind, group=groups))
+        for other in _closest_without(question, text, pi, paragraphs, words, distractors):
+            out.append(Example(question, other, None, kind="distractor", group=groups))
+        groups += 1
+
     for article in data:
         paragraphs = article.get("paragraphs", [])
         words = [_content_words(p["context"]) for p in paragraphs]
@@ -149,21 +176,13 @@ def make_examples(
                     if found < 0:
                         continue
                     start = found
-                out.append(Example(question, context, start, text))
+                positive(question, context, start, text, "positive", pi, paragraphs, words)
                 if rng.random() < removed_rate:
                     neg = _without_answer_sentence(context, start, start + len(text), text)
                     if neg:
                         out.append(Example(question, neg, None, kind="removed"))
                 if rng.random() < other_rate and len(paragraphs) > 1:
-                    q = _content_words(question)
-                    best, best_overlap = None, -1
-                    for oj, other in enumerate(paragraphs):
-                        if oj == pi or text.lower() in other["context"].lower():
-                            continue
-                        overlap = len(q & words[oj])
-                        if overlap > best_overlap:
-                            best, best_overlap = other["context"], overlap
-                    if best is not None:
+                    for best in _closest_without(question, text, pi, paragraphs, words, 1):
                         out.append(Example(question, best, None, kind="other"))
                 if rng.random() < swap_rate:
                     swapped = _swap_anchor(question, context, text, vocab, rng, swap_shapes)
@@ -176,8 +195,18 @@ def make_examples(
                 if paraphrase_rate and synonyms is not None and rng.random() < paraphrase_rate:
                     paraphrased = _paraphrase(question, text, synonyms, rng)
                     if paraphrased:
-                        out.append(Example(paraphrased, context, start, text, kind="paraphrased"))
+                        positive(paraphrased, context, start, text, "paraphrased", pi, paragraphs, words)
     return out
+
+
+def _closest_without(question: str, answer: str, pi: int, paragraphs: list[dict], words: list[set[str]],
+                     k: int) -> list[str]:
+    """The ``k`` paragraphs (other than ``pi``) sharing most content words with the question that do
+    not contain the answer text, most shared first (ties: article order)."""
+    q = _content_words(question)
+    ranked = sorted((-len(q & words[oj]), oj) for oj, other in enumerate(paragraphs)
+                    if oj != pi and answer.lower() not in other["context"].lower())
+    return [paragraphs[oj]["context"] for _, oj in ranked[:k]]
 
 
 def _paraphrase(question: str, answer: str, synonyms: Callable[[str], Sequence[str]],
@@ -290,6 +319,8 @@ class Features:
     token_type_ids: list[np.ndarray] = field(default_factory=list)
     start: list[int] = field(default_factory=list)
     end: list[int] = field(default_factory=list)
+    group: list[int] = field(default_factory=list)
+    """The window's example's group (-1: none), for the shared-normalisation loss."""
 
     def __len__(self) -> int:
         return len(self.start)
@@ -301,7 +332,8 @@ def featurize(
 ) -> Features:
     """Windows with start/end token labels (0 = [CLS] = no answer in this window).
 
-    Windows of a positive example that miss its answer are kept with ``null_window_rate``;
+    Windows of a positive example that miss its answer are kept with ``null_window_rate`` (all of
+    them when the example is in a group: the shared loss needs every window the group reads);
     windows of answer-less examples are all kept.
     """
     feats = Features()
@@ -327,13 +359,14 @@ def featurize(
                 if ctx and offsets[ctx[0]][0] <= a0 and offsets[ctx[-1]][1] >= a1:
                     s_label = next(t for t in ctx if offsets[t][1] > a0)
                     e_label = next(t for t in reversed(ctx) if offsets[t][0] < a1)
-                elif rng.random() >= null_window_rate:
+                elif ex.group < 0 and rng.random() >= null_window_rate:
                     continue
             feats.input_ids.append(np.asarray(enc["input_ids"][w], dtype=np.int32))
             types = enc["token_type_ids"][w] if "token_type_ids" in enc else [0] * len(enc["input_ids"][w])
             feats.token_type_ids.append(np.asarray(types, dtype=np.int8))
             feats.start.append(s_label)
             feats.end.append(e_label)
+            feats.group.append(ex.group)
         if progress:
             progress(min(lo + batch, len(examples)), len(examples))
     return feats
@@ -350,6 +383,65 @@ def batches(lengths: Sequence[int], batch_size: int, rng: random.Random) -> list
         out.extend(part[i : i + batch_size] for i in range(0, len(part), batch_size))
     rng.shuffle(out)
     return out
+
+
+def group_batches(groups: Sequence[int], lengths: Sequence[int], batch_size: int,
+                  rng: random.Random) -> list[list[int]]:
+    """Shuffled batches of about ``batch_size`` windows that never split a group (each group's windows
+    stay in one batch, for the shared-normalisation loss); windows without a group are units of one.
+    Units are sorted by length within pools, as in :func:`batches`."""
+    units: dict[int, list[int]] = {}
+    singles: list[list[int]] = []
+    for i, g in enumerate(groups):
+        if g < 0:
+            singles.append([i])
+        else:
+            units.setdefault(g, []).append(i)
+    order = singles + list(units.values())
+    rng.shuffle(order)
+    pool = batch_size * 50
+    out: list[list[int]] = []
+    for lo in range(0, len(order), pool):
+        part = sorted(order[lo : lo + pool], key=lambda u: max(lengths[i] for i in u))
+        batch: list[int] = []
+        for unit in part:
+            if batch and len(batch) + len(unit) > batch_size:
+                out.append(batch)
+                batch = []
+            batch.extend(unit)
+        if batch:
+            out.append(batch)
+    rng.shuffle(out)
+    return out
+
+
+def shared_loss(s, e, s_lab, e_lab, in_passage, groups: Sequence[int]):
+    """Mean over the batch's groups with an answer of the start and end cross-entropies, each
+    normalised over the passage tokens of all the group's windows ([CLS] and the question left out);
+    the target is the gold token in every window that holds it (their probabilities summed).
+    None when no group in the batch holds an answer. ``s``, ``e``: (windows, length) logits."""
+    import torch
+
+    rows_of: dict[int, list[int]] = {}
+    for r, g in enumerate(groups):
+        if g >= 0:
+            rows_of.setdefault(g, []).append(r)
+    losses = []
+    for rows in rows_of.values():
+        idx = torch.tensor(rows, device=s.device)
+        gold = s_lab[idx] > 0
+        if not bool(gold.any()):
+            continue
+        mask = in_passage[idx]
+        terms = []
+        for logits, lab in ((s[idx], s_lab[idx]), (e[idx], e_lab[idx])):
+            flat = logits.float().masked_fill(~mask, -1e4).reshape(-1)
+            norm = torch.logsumexp(flat, 0)
+            rows_g = gold.nonzero().squeeze(1)
+            picked = logits.float()[rows_g, lab[rows_g]]
+            terms.append(norm - torch.logsumexp(picked, 0))
+        losses.append((terms[0] + terms[1]) / 2)
+    return torch.stack(losses).mean() if losses else None
 
 
 # --- configuration --------------------------------------------------------------------
@@ -380,6 +472,10 @@ class TrainConfig:
     """Share of answerable questions kept (unanswerable v2.0 questions are all kept)."""
     paraphrase_rate: float = 0.0
     """Share of answerable questions also asked in other words (WordNet synonyms), same answer."""
+    distractors: int = 0
+    """Paragraphs read beside each answerable question's own in the shared-normalisation loss (0: off)."""
+    shared_weight: float = 1.0
+    """Weight of the shared-normalisation loss beside the per-window loss."""
     wordnet: str = str(WORDNET_ROOT)
     """WordNet 3.0 dictionary folder, read only when ``paraphrase_rate`` > 0."""
     init: str | None = None
@@ -509,9 +605,10 @@ def train(cfg: TrainConfig, *, resume: bool = False, log: Callable[[str], None] 
     examples = make_examples(data, rng, removed_rate=cfg.removed_rate, other_rate=cfg.other_rate,
                              swap_rate=cfg.swap_rate, swap_shapes=cfg.swap_shapes, negate_rate=cfg.negate_rate,
                              answerable_rate=cfg.answerable_rate, paraphrase_rate=cfg.paraphrase_rate,
-                             synonyms=_wordnet(cfg) if cfg.paraphrase_rate else None)
+                             synonyms=_wordnet(cfg) if cfg.paraphrase_rate else None,
+                             distractors=cfg.distractors)
     kinds = {k: sum(1 for e in examples if e.kind == k)
-             for k in ("positive", "paraphrased", "removed", "other", "swapped", "negated", "impossible")}
+             for k in ("positive", "paraphrased", "removed", "other", "swapped", "negated", "impossible", "distractor")}
     log(f"examples: {len(examples)} {kinds}")
     tokenizer = AutoTokenizer.from_pretrained(cfg.base)
     feats = featurize(tokenizer, examples, max_length=cfg.max_length, stride=cfg.stride,
@@ -576,7 +673,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, log: Callable[[str], None] 
     bar = progress_factory(plan["total"]) if progress_factory else None
     stop = False
     while not stop and plan["step"] < plan["total"]:
-        order = batches(lengths, cfg.batch_size, random.Random(cfg.seed * 1000 + plan["epoch"]))
+        batch_rng = random.Random(cfg.seed * 1000 + plan["epoch"])
+        order = (group_batches(feats.group, lengths, cfg.batch_size, batch_rng) if cfg.distractors
+                 else batches(lengths, cfg.batch_size, batch_rng))
         for bi in range(plan["in_epoch"], len(order)):
             if plan["step"] >= plan["total"]:
                 break
@@ -593,6 +692,12 @@ def train(cfg: TrainConfig, *, resume: bool = False, log: Callable[[str], None] 
             s = s.masked_fill(mask == 0, -1e4)
             e = e.masked_fill(mask == 0, -1e4)
             loss = (loss_fn(s, s_lab) + loss_fn(e, e_lab)) / 2
+            if cfg.distractors:
+                in_passage = (types == 1) & (mask == 1)
+                in_passage[:, 0] = False
+                shared = shared_loss(s, e, s_lab, e_lab, in_passage, [feats.group[i] for i in idx])
+                if shared is not None:
+                    loss = loss + cfg.shared_weight * shared
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -723,6 +828,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--init", metavar="WEIGHTS", help="start from a trained reader (e.g. the shipped one) instead of the base")
     p.add_argument("--null-window-rate", type=float)
     p.add_argument("--dev-every-minutes", type=float)
+    p.add_argument("--distractors", type=int,
+                   help="paragraphs read beside each answerable question's own, span scores normalised over all (0: off)")
+    p.add_argument("--shared-weight", type=float, help="weight of that shared-normalisation loss (default 1)")
 
 
 def config_from_args(args: argparse.Namespace, default_base: Callable[[], str]) -> TrainConfig:
@@ -739,6 +847,7 @@ def config_from_args(args: argparse.Namespace, default_base: Callable[[], str]) 
         swap_rate=args.swap_rate, null_window_rate=args.null_window_rate, dev_every_minutes=args.dev_every_minutes,
         swap_shapes=_shapes(args.swap_shapes), negate_rate=args.negate_rate, init=args.init,
         answerable_rate=args.answerable_rate, paraphrase_rate=args.paraphrase_rate, wordnet=args.wordnet,
+        distractors=args.distractors, shared_weight=args.shared_weight,
     )
 
 

@@ -209,7 +209,8 @@ class QAService:
         )
         if explain is not None:
             explain.update(features=trace.features, text=trace.text, score=trace.score,
-                           sources=trace.source_answers, candidates=trace.candidates)
+                           sources=trace.source_answers, candidates=trace.candidates,
+                           passages=trace.passages)
         return self._remember(key, response, q.referent)
 
     def _remember(self, key, response: Response, referent: str | None = None) -> Response:

@@ -140,6 +140,11 @@ def test_reader_reads_every_source_once_within_the_plan(tmp_path):
         ("25-year-old", "25", True),
         ("Moscow", "Irkutsk", False),
         ("Dmitry Peskov", "Peskov", True),
+        ("Monday", "Monday afternoon", True),
+        ("Sochi", "the Bocharov Ruchei residence in Sochi", True),
+        ("Russian", "A young Russian man", False),
+        ("Ruslan Zinin", "Zinin Ruslan", False),
+        ("military commissioner", "the local military commissioner in the city", False),
     ],
 )
 def test_same_answer_is_decided_by_the_text(a, b, same):

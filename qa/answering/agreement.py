@@ -2,7 +2,10 @@
 
 Numbers compare by value (``'261,000'`` = ``'261,000 men'``; ``'more than 260,000'`` is
 260,000, another value), with units canonicalised and qualifiers dropped by ``qa.answering.values``;
-other answers match when one's words contain the other's (``'Zinin'`` / ``'Ruslan Zinin'``).
+other answers match when one's words are the other's with words added at one end: a fuller
+wording of the same value (``'Zinin'`` / ``'Ruslan Zinin'``, ``'Monday'`` / ``'Monday afternoon'``),
+not a word taken from inside another phrase (``'Russian'`` is not ``'a young Russian man'``: there it
+only describes the man).
 """
 
 from __future__ import annotations
@@ -29,8 +32,10 @@ def same_answer(a: str, b: str) -> bool:
         return False
     if ka == kb:
         return True
-    ta, tb = set(ka.split()), set(kb.split())
-    return ta <= tb or tb <= ta
+    ta, tb = ka.split(), kb.split()
+    short, long = (ta, tb) if len(ta) <= len(tb) else (tb, ta)
+    n = len(short)
+    return long[:n] == short or long[-n:] == short
 
 
 def is_quantity(text: str) -> bool:

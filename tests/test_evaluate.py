@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "eval"
 SEEDS = ROOT / "seeds"
 SEED_QUESTIONS = ROOT / "eval" / "questions.jsonl"
+HELD_OUT_QUESTIONS = ROOT / "eval" / "held-out.jsonl"
 
 
 # --- builders -----------------------------------------------------------------------
@@ -478,10 +479,11 @@ def test_seed_question_set_shape() -> None:
     assert all(len(q.sources) >= 2 for q in questions if q.type in ("multi", "conflict"))
 
 
-def test_seed_answers_are_verbatim_and_sources_are_complete() -> None:
+@pytest.mark.parametrize("path", [SEED_QUESTIONS, HELD_OUT_QUESTIONS], ids=["seed set", "held-out set"])
+def test_seed_answers_are_verbatim_and_sources_are_complete(path) -> None:
     texts = _seed_texts()
     problems = []
-    for q in load_questions(SEED_QUESTIONS).questions:
+    for q in load_questions(path).questions:
         for gold in q.answers:  # verbatim (case-sensitive) in at least one listed source
             if not any(gold in texts[s] for s in q.sources):
                 problems.append(f"{q.id}: {gold!r} is in none of its sources")

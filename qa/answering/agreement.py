@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from qa.answering.values import WORD_NUMBERS, normalize_text, value_key
+from qa.answering.values import WORD_NUMBERS, fuller_wording, normalize_text, value_key
 from qa.models import Citation
 
 
@@ -32,10 +32,7 @@ def same_answer(a: str, b: str) -> bool:
         return False
     if ka == kb:
         return True
-    ta, tb = ka.split(), kb.split()
-    short, long = (ta, tb) if len(ta) <= len(tb) else (tb, ta)
-    n = len(short)
-    return long[:n] == short or long[-n:] == short
+    return fuller_wording(ka, kb)
 
 
 def is_quantity(text: str) -> bool:

@@ -432,13 +432,11 @@ def shared_loss(s, e, s_lab, e_lab, in_passage, groups: Sequence[int]):
         gold = s_lab[idx] > 0
         if not bool(gold.any()):
             continue
-        mask = in_passage[idx]
+        mask, holding = in_passage[idx], gold.nonzero().squeeze(1)
         terms = []
         for logits, lab in ((s[idx], s_lab[idx]), (e[idx], e_lab[idx])):
-            flat = logits.float().masked_fill(~mask, -1e4).reshape(-1)
-            norm = torch.logsumexp(flat, 0)
-            rows_g = gold.nonzero().squeeze(1)
-            picked = logits.float()[rows_g, lab[rows_g]]
+            norm = torch.logsumexp(logits.float().masked_fill(~mask, -1e4).reshape(-1), 0)
+            picked = logits.float()[holding, lab[holding]]
             terms.append(norm - torch.logsumexp(picked, 0))
         losses.append((terms[0] + terms[1]) / 2)
     return torch.stack(losses).mean() if losses else None

@@ -11,7 +11,7 @@ qualifiers are dropped (``'at least'``, ``'more than'``, ``'about'`` ...), measu
 are canonicalised (``'kilometers'``, ``'kilometre'``, ``'km'`` -> ``km``) and counted nouns are
 dropped (``'300,000 men'`` -> ``300000``). Other values fall back to SQuAD-style text
 normalisation. :func:`same_value` compares two answers: equal keys, or for names and dates,
-one's tokens contained in the other's (``'Zinin'`` and ``'Ruslan Zinin'``).
+one's tokens extending the other's at one end (``'Zinin'`` and ``'Ruslan Zinin'``; :func:`fuller_wording`).
 """
 
 from __future__ import annotations
@@ -333,7 +333,7 @@ def same_value(a: str, b: str, qtype: str) -> bool:
     """Whether two answer texts give the same value for a question of type ``qtype``.
 
     Equal :func:`value_key`; numbers compare by value when only one side has a unit; for
-    names and dates one side's words contained in the other's counts as the same
+    names and dates one side's words extending the other's at one end count as the same
     (``'Zinin'`` / ``'Ruslan Zinin'``, ``'Monday'`` / ``'Monday afternoon'``).
     """
     ka, kb = value_key(a, qtype), value_key(b, qtype)
@@ -346,9 +346,18 @@ def same_value(a: str, b: str, qtype: str) -> bool:
         nb, _, ub = kb.partition(" ")
         return na == nb and (not ua or not ub) and _is_number(na)
     if qtype in NAME_QTYPES:
-        ta, tb = set(ka.split()), set(kb.split())
-        return ta <= tb or tb <= ta
+        return fuller_wording(ka, kb)
     return False
+
+
+def fuller_wording(a: str, b: str) -> bool:
+    """Whether one of two normalised answers is the other with words added at one end ('zinin' /
+    'ruslan zinin', 'monday' / 'monday afternoon'); a word from inside a phrase is not ('russian' /
+    'young russian man': there it only describes the man)."""
+    ta, tb = a.split(), b.split()
+    short, long = (ta, tb) if len(ta) <= len(tb) else (tb, ta)
+    n = len(short)
+    return n > 0 and (long[:n] == short or long[-n:] == short)
 
 
 def _is_number(text: str) -> bool:

@@ -237,3 +237,30 @@ def test_training_with_distractors_lowers_the_loss(tmp_path, tiny_base):
     assert metrics["last_loss"] < metrics["first_loss"] * 0.8
     meta = json.loads((tmp_path / "out" / "reader.json").read_text())
     assert meta["examples"]["distractor"] == 144 and meta["config"]["distractors"] == 2
+
+
+def test_group_null_rate_keeps_distractor_windows_out_of_the_per_window_loss(tmp_path, tiny_base):
+    from transformers import AutoTokenizer
+
+    from qa.answering.train import featurize
+
+    data = read_squad(tiny_squad(tmp_path / "t.json.gz"))
+    ex = make_examples(data, random.Random(1), removed_rate=0.3, other_rate=0.0, distractors=1)
+    tok = AutoTokenizer.from_pretrained(str(tiny_base))
+
+    def feats(rate):
+        return featurize(tok, ex, max_length=64, stride=16, null_window_rate=0.3, rng=random.Random(2),
+                         group_null_rate=rate)
+
+    every, none = feats(1.0), feats(0.0)
+    assert all(every.window_loss) and len(every) == len(none)  # the default is the earlier recipe
+    for start, group, kept in zip(none.start, none.group, none.window_loss):
+        # answer windows and ungrouped (e.g. 'removed') windows stay; grouped no-answer windows go
+        assert kept == (start > 0 or group < 0)
+    assert not all(none.window_loss) and any(g < 0 for g in none.group)
+
+    cfg = TrainConfig(train=str(tmp_path / "t.json.gz"), out=str(tmp_path / "out"), base=str(tiny_base),
+                      max_length=64, stride=16, batch_size=8, lr=3e-3, epochs=6, seed=3, threads=1, distractors=1,
+                      group_null_rate=0.0, other_rate=0.0, removed_rate=0.0)
+    metrics = train(cfg, log=lambda m: None)
+    assert metrics["last_loss"] < metrics["first_loss"] * 0.8

@@ -321,6 +321,8 @@ class Features:
     end: list[int] = field(default_factory=list)
     group: list[int] = field(default_factory=list)
     """The window's example's group (-1: none), for the shared-normalisation loss."""
+    window_loss: list[bool] = field(default_factory=list)
+    """Whether the window is in the per-window loss (False: read only in its group's shared loss)."""
 
     def __len__(self) -> int:
         return len(self.start)
@@ -329,12 +331,16 @@ class Features:
 def featurize(
     tokenizer, examples: Sequence[Example], *, max_length: int, stride: int, null_window_rate: float,
     rng: random.Random, batch: int = 2000, progress: Callable[[int, int], None] | None = None,
+    group_null_rate: float = 1.0,
 ) -> Features:
     """Windows with start/end token labels (0 = [CLS] = no answer in this window).
 
     Windows of a positive example that miss its answer are kept with ``null_window_rate`` (all of
     them when the example is in a group: the shared loss needs every window the group reads);
-    windows of answer-less examples are all kept.
+    windows of answer-less examples are all kept. A grouped window without the answer (a distractor's,
+    or one of the positive's own) is also in the per-window loss with ``group_null_rate`` (1: all of
+    them); the others are read only in the group's shared loss, so that the distractors teach the
+    reader to rank spans across passages without crowding the per-window loss with no-answer targets.
     """
     feats = Features()
     for lo in range(0, len(examples), batch):
@@ -367,6 +373,8 @@ def featurize(
             feats.start.append(s_label)
             feats.end.append(e_label)
             feats.group.append(ex.group)
+            feats.window_loss.append(bool(s_label) or ex.group < 0 or group_null_rate >= 1.0
+                                     or rng.random() < group_null_rate)
         if progress:
             progress(min(lo + batch, len(examples)), len(examples))
     return feats
@@ -474,6 +482,8 @@ class TrainConfig:
     """Paragraphs read beside each answerable question's own in the shared-normalisation loss (0: off)."""
     shared_weight: float = 1.0
     """Weight of the shared-normalisation loss beside the per-window loss."""
+    group_null_rate: float = 1.0
+    """Share of a group's windows without the answer also in the per-window loss (1: all; see featurize)."""
     wordnet: str = str(WORDNET_ROOT)
     """WordNet 3.0 dictionary folder, read only when ``paraphrase_rate`` > 0."""
     init: str | None = None
@@ -610,9 +620,12 @@ def train(cfg: TrainConfig, *, resume: bool = False, log: Callable[[str], None] 
     log(f"examples: {len(examples)} {kinds}")
     tokenizer = AutoTokenizer.from_pretrained(cfg.base)
     feats = featurize(tokenizer, examples, max_length=cfg.max_length, stride=cfg.stride,
-                      null_window_rate=cfg.null_window_rate, rng=rng)
+                      null_window_rate=cfg.null_window_rate, rng=rng, group_null_rate=cfg.group_null_rate)
     n_null = sum(1 for s in feats.start if s == 0)
-    log(f"windows: {len(feats)} ({n_null} without an answer), {time.monotonic() - t0:.0f} s")
+    shared_only = sum(1 for w in feats.window_loss if not w)
+    log(f"windows: {len(feats)} ({n_null} without an answer"
+        + (f", {shared_only} of them read only in the shared loss" if shared_only else "")
+        + f"), {time.monotonic() - t0:.0f} s")
     dev = dev_questions(read_squad(Path(cfg.dev))) if cfg.dev else []
 
     device = cfg.device
@@ -689,7 +702,14 @@ def train(cfg: TrainConfig, *, resume: bool = False, log: Callable[[str], None] 
                 s, e = model(ids, mask, types)
             s = s.masked_fill(mask == 0, -1e4)
             e = e.masked_fill(mask == 0, -1e4)
-            loss = (loss_fn(s, s_lab) + loss_fn(e, e_lab)) / 2
+            if cfg.distractors and cfg.group_null_rate < 1.0:
+                keep = torch.tensor([feats.window_loss[i] for i in idx], device=device)
+                if bool(keep.any()):
+                    loss = (loss_fn(s[keep], s_lab[keep]) + loss_fn(e[keep], e_lab[keep])) / 2
+                else:
+                    loss = s.sum() * 0.0
+            else:
+                loss = (loss_fn(s, s_lab) + loss_fn(e, e_lab)) / 2
             if cfg.distractors:
                 in_passage = (types == 1) & (mask == 1)
                 in_passage[:, 0] = False
@@ -829,6 +849,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--distractors", type=int,
                    help="paragraphs read beside each answerable question's own, span scores normalised over all (0: off)")
     p.add_argument("--shared-weight", type=float, help="weight of that shared-normalisation loss (default 1)")
+    p.add_argument("--group-null-rate", type=float,
+                   help="share of a group's windows without the answer also in the per-window loss (default 1: all)")
 
 
 def config_from_args(args: argparse.Namespace, default_base: Callable[[], str]) -> TrainConfig:
@@ -845,7 +867,7 @@ def config_from_args(args: argparse.Namespace, default_base: Callable[[], str]) 
         swap_rate=args.swap_rate, null_window_rate=args.null_window_rate, dev_every_minutes=args.dev_every_minutes,
         swap_shapes=_shapes(args.swap_shapes), negate_rate=args.negate_rate, init=args.init,
         answerable_rate=args.answerable_rate, paraphrase_rate=args.paraphrase_rate, wordnet=args.wordnet,
-        distractors=args.distractors, shared_weight=args.shared_weight,
+        distractors=args.distractors, shared_weight=args.shared_weight, group_null_rate=args.group_null_rate,
     )
 
 
